@@ -1,0 +1,87 @@
+"""Settings: one typed object, read once from ``PATHWEAVER_*`` environment variables.
+
+Nothing else in Pathweaver reads the environment; the settings object is built at the
+edge (CLI, ``create_app``) and passed down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PATHWEAVER_", extra="ignore")
+
+    data_dir: Path = Path("./pathweaver-data")
+    """Where the SQLite database (and the studio's built assets cache) live."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL. Default: ``sqlite+aiosqlite:///<data_dir>/pathweaver.db``.
+    ``sqlite:///...``, ``postgresql://...`` and ``postgresql+asyncpg://...`` are accepted."""
+
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    """WAL+NORMAL survives process crashes; FULL also survives power loss, at a cost."""
+
+    llm_base_url: str | None = None
+    """OpenAI-compatible base URL (``https://api.openai.com/v1``, ``http://localhost:11434/v1``).
+    Unset: the embedded local model is used."""
+
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    """Model name sent upstream; required with ``llm_base_url``."""
+
+    llm_connect_timeout: float = 5.0
+    llm_first_byte_timeout: float = 60.0
+    llm_total_timeout: float = 300.0
+    llm_max_retries: int = 2
+
+    local_model: str = "qwen2.5-coder-1.5b"
+    """The embedded model: a named choice (``qwen2.5-coder-1.5b``, ``qwen2.5-coder-0.5b``)
+    or a path to a GGUF file."""
+
+    local_model_threads: int | None = None
+    local_model_context: int = 4096
+    local_model_queue: int = 8
+    """Requests that may wait for the embedded model before new ones get 503."""
+
+    fake_model: bool = False
+    """Serve the deterministic scripted model (``pathweaver serve --fake``)."""
+
+    max_body_bytes: int = 1_000_000
+    max_messages: int = 500
+    max_message_chars: int = 100_000
+    max_tools: int = 64
+    max_variables: int = 100
+    max_variables_bytes: int = 32_000
+
+    session_lock_timeout: float = 2.0
+    """How long a turn waits for the previous turn of its session before answering 409."""
+
+    max_steps_per_turn: int = 8
+    """Node moves, tool rounds and goto hops one turn may take before it fails."""
+
+    legacy_sunset: str = "Sat, 11 Jul 2026 00:00:00 GMT"
+    """The ``Sunset`` date sent on the legacy (gen 1 and 2) paths."""
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL to connect to."""
+        url = self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'pathweaver.db').resolve()}"
+        if url.startswith("sqlite:///"):
+            url = "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        elif url.startswith("postgresql://"):
+            url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+        elif url.startswith("postgres://"):
+            url = "postgresql+asyncpg://" + url.removeprefix("postgres://")
+        return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides winning."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+__all__ = ["Settings", "load_settings"]

@@ -1,0 +1,196 @@
+"""The model port: the one small interface the engine talks to.
+
+Every model call Pathweaver makes goes through :class:`Model`, so calls can be counted,
+traced, recorded and replayed. Three implementations live beside this module:
+``openai_compat`` (any OpenAI-compatible HTTP endpoint), ``local`` (the embedded
+llama.cpp default) and ``scripted`` (a deterministic fake for tests and ``--fake``).
+
+Data here is plain and frozen; wire shapes (OpenAI JSON) are built by the implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call requested by the model. ``arguments`` is the raw JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message as the model sees it."""
+
+    role: Role
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call; ``parameters`` is a JSON Schema object."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What the engine asks of a model for one call.
+
+    ``purpose`` names why the call is made (``reply``, ``extract``, ``decide`` ...); it is
+    used by traces, counters and scripted models, never sent upstream.
+    """
+
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    max_tokens: int | None = None
+    temperature: float | None = None
+    purpose: str = "reply"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+# Streamed events ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A fragment of the assistant's visible reply."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a tool call, in OpenAI's delta format.
+
+    ``index`` is on every delta; ``id`` and ``name`` come on the first delta of a call;
+    ``arguments`` carries the next fragment of the JSON argument text (possibly empty).
+    """
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The last event of every successful stream."""
+
+    reason: FinishReason
+    usage: Usage | None = None
+
+
+ChatEvent = TextDelta | ToolCallDelta | Finish
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """A whole reply, assembled from a stream."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: FinishReason
+    usage: Usage | None
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredRequest:
+    """Ask for one JSON object that validates against ``schema`` (a JSON Schema object).
+
+    Implementations constrain decoding where they can (grammar, ``json_schema`` response
+    format, a forced tool call) and always validate the result; text that is not valid
+    JSON for the schema, or that was cut off by ``max_tokens``, raises
+    :class:`pathweaver.errors.ModelOutputError`, never returns as data.
+    """
+
+    messages: tuple[Message, ...]
+    schema: Mapping[str, Any]
+    name: str = "answer"
+    max_tokens: int = 256
+    purpose: str = "structured"
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredResult:
+    value: dict[str, Any]
+    usage: Usage | None = None
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A chat model. Implementations must be safe to call from concurrent tasks."""
+
+    name: str
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """Yield text and tool-call deltas as the model produces them, then one Finish.
+
+        Errors raise :class:`pathweaver.errors.LLMError` (or a subclass); cancelling the
+        consumer cancels the upstream call.
+        """
+        ...
+
+    async def structured(self, request: StructuredRequest) -> StructuredResult:
+        """Return one object valid for ``request.schema``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, threads or loaded weights."""
+        ...
+
+
+async def collect(events: AsyncIterator[ChatEvent]) -> ChatResult:
+    """Assemble a stream into a :class:`ChatResult` (used for non-streaming replies)."""
+    text: list[str] = []
+    calls: dict[int, list[str]] = {}
+    ids: dict[int, str] = {}
+    names: dict[int, str] = {}
+    finish: Finish | None = None
+    async for event in events:
+        match event:
+            case TextDelta(text=fragment):
+                text.append(fragment)
+            case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
+                calls.setdefault(index, []).append(arguments)
+                if call_id:
+                    ids[index] = call_id
+                if name:
+                    names[index] = name
+            case Finish():
+                finish = event
+    tool_calls = tuple(
+        ToolCall(id=ids.get(i, f"call_{i}"), name=names.get(i, ""), arguments="".join(parts))
+        for i, parts in sorted(calls.items())
+    )
+    reason: FinishReason = finish.reason if finish else ("tool_calls" if tool_calls else "stop")
+    return ChatResult(
+        text="".join(text),
+        tool_calls=tool_calls,
+        finish_reason=reason,
+        usage=finish.usage if finish else None,
+    )
