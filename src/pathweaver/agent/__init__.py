@@ -1,0 +1,1 @@
+"""The domain as data: agent config, pathway, validation, files. No I/O beyond files."""

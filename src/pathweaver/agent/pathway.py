@@ -1,0 +1,152 @@
+"""The pathway: a graph of conversation nodes joined by edges with plain-language conditions.
+
+This is the stored Pathors JSON shape (pathors-api.md section 3.1), as typed data. Field
+names on the wire are camelCase; unknown fields on nodes, node data and edges are kept
+(extensions and canvas hints must survive a round trip). ``data.type`` is the semantic
+kind; the outer ``node.type`` is a canvas hint, stored untouched and never interpreted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+NodeKind = Literal["start", "prompt", "end", "goto"]
+NODE_KINDS: tuple[str, ...] = ("start", "prompt", "end", "goto")
+
+#: The version of the stored document's shape; bumped with a migration when it changes.
+SCHEMA_VERSION = 1
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class Position(_Wire):
+    x: int | float = 0
+    y: int | float = 0
+
+
+class NodeData(_Wire):
+    """What a node does. Kind-specific fields are optional here; validation checks them."""
+
+    type: str
+    title: str | None = None
+    label: str | None = None
+    prompt: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    variable_keys: list[str] = Field(default_factory=list)
+    is_global_node: bool = False
+    global_node_reason: str | None = None
+    reference_node_id: str | None = None
+    knowledge_base_id: str | None = None
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.label or ""
+
+
+class Node(_Wire):
+    id: str
+    type: str | None = None
+    position: Position = Field(default_factory=Position)
+    data: NodeData
+
+    @property
+    def kind(self) -> str:
+        return self.data.type
+
+    @property
+    def is_global(self) -> bool:
+        return self.data.type == "prompt" and self.data.is_global_node
+
+
+class EdgeData(_Wire):
+    condition: str = ""
+
+
+class Edge(_Wire):
+    id: str
+    source: str
+    target: str
+    data: EdgeData = Field(default_factory=EdgeData)
+
+    @property
+    def condition(self) -> str:
+        return self.data.condition
+
+
+class Pathway(_Wire):
+    """A pathway document. Build indexes lazily; instances are treated as immutable."""
+
+    nodes: list[Node] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+
+    @cached_property
+    def node_by_id(self) -> dict[str, Node]:
+        return {node.id: node for node in self.nodes}
+
+    @cached_property
+    def outgoing(self) -> dict[str, list[Edge]]:
+        out: dict[str, list[Edge]] = {}
+        for edge in self.edges:
+            out.setdefault(edge.source, []).append(edge)
+        return out
+
+    @cached_property
+    def global_nodes(self) -> list[Node]:
+        return [node for node in self.nodes if node.is_global]
+
+    def node(self, node_id: str) -> Node | None:
+        return self.node_by_id.get(node_id)
+
+    def edges_from(self, node_id: str) -> list[Edge]:
+        return self.outgoing.get(node_id, [])
+
+    def start_node(self) -> Node | None:
+        """The first start node (Pathors does not say which of several wins; the first)."""
+        return next((n for n in self.nodes if n.data.type == "start"), None)
+
+    def iter_kind(self, kind: str) -> Iterator[Node]:
+        return (n for n in self.nodes if n.data.type == kind)
+
+
+def default_pathway() -> Pathway:
+    """The pathway a new project starts with: a start node and an end node, joined."""
+    return Pathway.model_validate(
+        {
+            "nodes": [
+                {
+                    "id": "start",
+                    "type": "input",
+                    "position": {"x": 0, "y": 0},
+                    "data": {
+                        "type": "start",
+                        "title": "Start",
+                        "prompt": "Greet the user and ask how you can help.",
+                    },
+                },
+                {
+                    "id": "end",
+                    "type": "output",
+                    "position": {"x": 0, "y": 200},
+                    "data": {"type": "end", "title": "End", "prompt": "Thank the user and say goodbye."},
+                },
+            ],
+            "edges": [
+                {
+                    "id": "edge-start-end",
+                    "source": "start",
+                    "target": "end",
+                    "data": {"condition": "The user has nothing more to ask and wants to end the conversation"},
+                }
+            ],
+        }
+    )
