@@ -1,0 +1,1 @@
+"""Persistence: one SQLAlchemy Core implementation for SQLite and PostgreSQL."""

@@ -1,0 +1,295 @@
+"""Projects, API keys, agent configs and pathway versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pathweaver import keys
+from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.pathway import SCHEMA_VERSION, Pathway
+from pathweaver.errors import NotFound
+from pathweaver.store.database import read_transaction, write_transaction
+from pathweaver.store.schema import (
+    agents,
+    api_key_projects,
+    api_keys,
+    pathway_versions,
+    projects,
+    utcnow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    name: str
+    pathway_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    kind: str
+    hint: str
+    name: str
+    project_ids: frozenset[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAgent:
+    id: str
+    project_id: str
+    config: AgentConfig
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayVersion:
+    project_id: str
+    version: int
+    schema_version: int
+    document: dict[str, Any]
+    created_at: datetime
+    author: str
+    note: str
+
+
+class ProjectStore:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    # Projects --------------------------------------------------------------------------
+
+    async def create_project(
+        self, name: str, agent: AgentConfig, pathway: Pathway, *, author: str = "", project_id: str | None = None
+    ) -> Project:
+        """Create a project with its agent and the first version of its pathway, atomically."""
+        now = utcnow()
+        pid = project_id or keys.new_id("proj")
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                insert(projects).values(id=pid, name=name, pathway_version=1, created_at=now, updated_at=now)
+            )
+            await conn.execute(
+                insert(agents).values(
+                    project_id=pid, id=keys.new_id("agent"), config=agent.to_json(), updated_at=now
+                )
+            )
+            await conn.execute(
+                insert(pathway_versions).values(
+                    project_id=pid,
+                    version=1,
+                    schema_version=SCHEMA_VERSION,
+                    document=pathway.to_json(),
+                    created_at=now,
+                    author=author,
+                    note="created",
+                )
+            )
+        return Project(id=pid, name=name, pathway_version=1, created_at=now, updated_at=now)
+
+    async def get_project(self, project_id: str) -> Project | None:
+        async with read_transaction(self.engine) as conn:
+            row = (await conn.execute(select(projects).where(projects.c.id == project_id))).first()
+        return Project(**row._mapping) if row else None
+
+    async def list_projects(self, project_ids: Sequence[str] | None = None) -> list[Project]:
+        query = select(projects).order_by(projects.c.created_at)
+        if project_ids is not None:
+            query = query.where(projects.c.id.in_(list(project_ids)))
+        async with read_transaction(self.engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return [Project(**row._mapping) for row in rows]
+
+    async def count_projects(self) -> int:
+        async with read_transaction(self.engine) as conn:
+            return int((await conn.execute(select(func.count()).select_from(projects))).scalar_one())
+
+    # Keys ------------------------------------------------------------------------------
+
+    async def create_key(self, kind: keys.KeyKind, project_ids: Sequence[str], name: str = "") -> tuple[ApiKey, str]:
+        """Create a key; returns its record and the plaintext, which is never stored."""
+        if not project_ids:
+            raise NotFound("a key must reach at least one project")
+        plaintext = keys.generate(kind)
+        now = utcnow()
+        key_id = keys.new_id("key")
+        async with write_transaction(self.engine) as conn:
+            found = (await conn.execute(select(projects.c.id).where(projects.c.id.in_(list(project_ids))))).scalars()
+            missing = set(project_ids) - set(found)
+            if missing:
+                raise NotFound(f"no project with id {sorted(missing)[0]!r}")
+            await conn.execute(
+                insert(api_keys).values(
+                    id=key_id,
+                    kind=kind,
+                    key_hash=keys.digest(plaintext),
+                    hint=keys.hint(plaintext),
+                    name=name,
+                    created_at=now,
+                )
+            )
+            await conn.execute(insert(api_key_projects), [{"key_id": key_id, "project_id": p} for p in project_ids])
+        record = ApiKey(
+            id=key_id,
+            kind=kind,
+            hint=keys.hint(plaintext),
+            name=name,
+            project_ids=frozenset(project_ids),
+            created_at=now,
+            revoked_at=None,
+        )
+        return record, plaintext
+
+    async def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; False when no such key exists. Revoking twice is harmless."""
+        async with write_transaction(self.engine) as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            if result.rowcount:
+                return True
+            exists = (await conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id))).first()
+            return exists is not None
+
+    async def find_key(self, plaintext: str) -> ApiKey | None:
+        """The live (not revoked) key with this plaintext, or None. Reads only."""
+        if not keys.well_formed(plaintext):
+            return None
+        hashed = keys.digest(plaintext)
+        async with read_transaction(self.engine) as conn:
+            row = (await conn.execute(select(api_keys).where(api_keys.c.key_hash == hashed))).first()
+            if row is None or row.revoked_at is not None or not keys.matches(plaintext, row.key_hash):
+                return None
+            reach = (
+                await conn.execute(select(api_key_projects.c.project_id).where(api_key_projects.c.key_id == row.id))
+            ).scalars()
+            return ApiKey(
+                id=row.id,
+                kind=row.kind,
+                hint=row.hint,
+                name=row.name,
+                project_ids=frozenset(reach),
+                created_at=row.created_at,
+                revoked_at=row.revoked_at,
+            )
+
+    async def list_keys(self) -> list[ApiKey]:
+        async with read_transaction(self.engine) as conn:
+            rows = (await conn.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
+            links = (await conn.execute(select(api_key_projects))).all()
+        reach: dict[str, set[str]] = {}
+        for link in links:
+            reach.setdefault(link.key_id, set()).add(link.project_id)
+        return [
+            ApiKey(
+                id=r.id,
+                kind=r.kind,
+                hint=r.hint,
+                name=r.name,
+                project_ids=frozenset(reach.get(r.id, ())),
+                created_at=r.created_at,
+                revoked_at=r.revoked_at,
+            )
+            for r in rows
+        ]
+
+    # Agent -----------------------------------------------------------------------------
+
+    async def get_agent(self, project_id: str) -> StoredAgent:
+        async with read_transaction(self.engine) as conn:
+            row = (await conn.execute(select(agents).where(agents.c.project_id == project_id))).first()
+        if row is None:
+            raise NotFound("Project not found")
+        return StoredAgent(
+            id=row.id,
+            project_id=row.project_id,
+            config=AgentConfig.model_validate(row.config),
+            updated_at=row.updated_at,
+        )
+
+    async def save_agent(self, project_id: str, config: AgentConfig) -> StoredAgent:
+        now = utcnow()
+        async with write_transaction(self.engine) as conn:
+            result = await conn.execute(
+                update(agents).where(agents.c.project_id == project_id).values(config=config.to_json(), updated_at=now)
+            )
+            if not result.rowcount:
+                raise NotFound("Project not found")
+            agent_id = (await conn.execute(select(agents.c.id).where(agents.c.project_id == project_id))).scalar_one()
+        return StoredAgent(id=agent_id, project_id=project_id, config=config, updated_at=now)
+
+    # Pathway versions ------------------------------------------------------------------
+
+    async def get_pathway(self, project_id: str, version: int | None = None) -> PathwayVersion:
+        """A pathway version (the current one when ``version`` is None)."""
+        async with read_transaction(self.engine) as conn:
+            return await self._get_pathway(conn, project_id, version)
+
+    async def _get_pathway(self, conn: AsyncConnection, project_id: str, version: int | None) -> PathwayVersion:
+        if version is None:
+            version = (
+                await conn.execute(select(projects.c.pathway_version).where(projects.c.id == project_id))
+            ).scalar_one_or_none()
+            if version is None:
+                raise NotFound("Project not found")
+        row = (
+            await conn.execute(
+                select(pathway_versions).where(
+                    pathway_versions.c.project_id == project_id, pathway_versions.c.version == version
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"pathway version {version} not found")
+        return PathwayVersion(**row._mapping)
+
+    async def save_pathway(self, project_id: str, pathway: Pathway, *, author: str = "", note: str = "") -> PathwayVersion:
+        """Store ``pathway`` as a new immutable version and make it current."""
+        now = utcnow()
+        document = pathway.to_json()
+        async with write_transaction(self.engine) as conn:
+            current = (
+                await conn.execute(select(func.max(pathway_versions.c.version)).where(pathway_versions.c.project_id == project_id))
+            ).scalar_one_or_none()
+            if current is None:
+                raise NotFound("Project not found")
+            version = current + 1
+            await conn.execute(
+                insert(pathway_versions).values(
+                    project_id=project_id,
+                    version=version,
+                    schema_version=SCHEMA_VERSION,
+                    document=document,
+                    created_at=now,
+                    author=author,
+                    note=note,
+                )
+            )
+            await conn.execute(
+                update(projects).where(projects.c.id == project_id).values(pathway_version=version, updated_at=now)
+            )
+        return PathwayVersion(project_id, version, SCHEMA_VERSION, document, now, author, note)
+
+    async def list_pathway_versions(self, project_id: str) -> list[PathwayVersion]:
+        async with read_transaction(self.engine) as conn:
+            rows = (
+                await conn.execute(
+                    select(pathway_versions)
+                    .where(pathway_versions.c.project_id == project_id)
+                    .order_by(pathway_versions.c.version.desc())
+                )
+            ).all()
+        return [PathwayVersion(**row._mapping) for row in rows]

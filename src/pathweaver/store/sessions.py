@@ -1,0 +1,306 @@
+"""Sessions, their messages and their turns.
+
+A turn is committed in one write transaction: its row in ``turns`` (``(session_id, seq)``
+is the primary key, so two commits of the same turn cannot both succeed), its messages,
+and the session's new node, variables and counters, guarded by the turn count the turn
+started from. Either all of it is stored, or none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pathweaver.engine.state import NewMessage, SessionState, StoredMessage, TurnOutcome, TurnRecord
+from pathweaver.errors import Conflict
+from pathweaver.llm.base import Message, ToolCall
+from pathweaver.store.database import read_transaction, write_transaction
+from pathweaver.store.schema import messages, sessions, turns, utcnow
+
+
+def _session(row: Row[Any]) -> SessionState:
+    m = row._mapping
+    return SessionState(
+        pk=m["id"],
+        project_id=m["project_id"],
+        external_id=m["external_id"],
+        pathway_version=m["pathway_version"],
+        provider=m["provider"],
+        session_type=m["session_type"],
+        status=m["status"],
+        end_reason=m["end_reason"],
+        variables=m["variables"],
+        extracted=m["extracted"],
+        current_node_id=m["current_node_id"],
+        visited=tuple(m["visited"]),
+        turn_count=m["turn_count"],
+        message_count=m["message_count"],
+        marked=m["marked"],
+        evaluation=m["evaluation"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        ended_at=m["ended_at"],
+    )
+
+
+def _calls_json(calls: Sequence[ToolCall]) -> list[dict[str, Any]] | None:
+    if not calls:
+        return None
+    return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+
+
+def _calls(raw: Any) -> tuple[ToolCall, ...]:
+    return tuple(ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"]) for c in raw or ())
+
+
+def _message_row(session_pk: int, seq: int, turn_seq: int, new: NewMessage, now: datetime) -> dict[str, Any]:
+    m = new.message
+    return {
+        "session_id": session_pk,
+        "seq": seq,
+        "turn_seq": turn_seq,
+        "role": m.role,
+        "content": m.content,
+        "tool_calls": _calls_json(m.tool_calls),
+        "tool_call_id": m.tool_call_id,
+        "node_id": new.node_id,
+        "created_at": now,
+    }
+
+
+class SessionStore:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    async def get(self, project_id: str, external_id: str) -> SessionState | None:
+        async with read_transaction(self.engine) as conn:
+            row = (
+                await conn.execute(
+                    select(sessions).where(sessions.c.project_id == project_id, sessions.c.external_id == external_id)
+                )
+            ).first()
+        return _session(row) if row else None
+
+    async def create(
+        self,
+        project_id: str,
+        external_id: str,
+        *,
+        variables: dict[str, Any],
+        provider: str | None,
+        pathway_version: int,
+        start_node_id: str | None,
+        first_message: str | None = None,
+    ) -> tuple[SessionState, bool]:
+        """Create a session, or return the existing one when this is an identical retry.
+
+        Returns ``(session, created)``. A create that names an existing session with other
+        variables or provider raises :class:`Conflict` rather than overwrite it.
+        """
+        now = utcnow()
+        visited = [start_node_id] if start_node_id else []
+        try:
+            async with write_transaction(self.engine) as conn:
+                existing = (
+                    await conn.execute(
+                        select(sessions).where(
+                            sessions.c.project_id == project_id, sessions.c.external_id == external_id
+                        )
+                    )
+                ).first()
+                if existing is None:
+                    result = await conn.execute(
+                        insert(sessions).values(
+                            project_id=project_id,
+                            external_id=external_id,
+                            pathway_version=pathway_version,
+                            provider=provider,
+                            session_type="text",
+                            status="active",
+                            variables=variables,
+                            extracted={},
+                            current_node_id=start_node_id,
+                            visited=visited,
+                            turn_count=0,
+                            message_count=1 if first_message else 0,
+                            marked=False,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    pk = result.inserted_primary_key[0] if result.inserted_primary_key else None
+                    if first_message:
+                        first = NewMessage(Message(role="assistant", content=first_message), start_node_id)
+                        await conn.execute(insert(messages).values(_message_row(pk, 1, 0, first, now)))
+                    row = (await conn.execute(select(sessions).where(sessions.c.id == pk))).one()
+                    return _session(row), True
+        except IntegrityError:
+            # Another request created it between our read and our insert: compare with it.
+            pass
+        session = await self.get(project_id, external_id)
+        if session is None:  # pragma: no cover - the unique constraint says it exists
+            raise Conflict(f"session {external_id!r} is being created by another request; retry", retry_after=1)
+        return self._same_or_conflict(session, variables, provider), False
+
+    @staticmethod
+    def _same_or_conflict(session: SessionState, variables: dict[str, Any], provider: str | None) -> SessionState:
+        if session.variables != variables or session.provider != provider:
+            raise Conflict(
+                f"session {session.external_id!r} already exists with other variables or provider; "
+                "use a new session_id, or send the same body to get the existing session"
+            )
+        return session
+
+    async def messages(self, session_pk: int) -> list[StoredMessage]:
+        async with read_transaction(self.engine) as conn:
+            rows = (
+                await conn.execute(select(messages).where(messages.c.session_id == session_pk).order_by(messages.c.seq))
+            ).all()
+        return [
+            StoredMessage(
+                seq=r.seq,
+                turn_seq=r.turn_seq,
+                role=r.role,
+                content=r.content,
+                tool_calls=_calls(r.tool_calls),
+                tool_call_id=r.tool_call_id,
+                node_id=r.node_id,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    async def turns(self, session_pk: int) -> list[TurnRecord]:
+        async with read_transaction(self.engine) as conn:
+            rows = (await conn.execute(select(turns).where(turns.c.session_id == session_pk).order_by(turns.c.seq))).all()
+        return [
+            TurnRecord(
+                seq=r.seq,
+                status=r.status,
+                node_before=r.node_before,
+                node_after=r.node_after,
+                response=r.response,
+                trace=r.trace,
+                error=r.error,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+            )
+            for r in rows
+        ]
+
+    async def commit_turn(
+        self, session: SessionState, outcome: TurnOutcome, *, started_at: datetime, response: dict[str, Any] | None
+    ) -> SessionState:
+        """Store a completed turn atomically; :class:`Conflict` if another turn got there first."""
+        now = utcnow()
+        seq = session.turn_count + 1
+        rows = [
+            _message_row(session.pk, session.message_count + i + 1, seq, new, now)
+            for i, new in enumerate(outcome.messages)
+        ]
+        values: dict[str, Any] = {
+            "turn_count": seq,
+            "message_count": session.message_count + len(rows),
+            "current_node_id": outcome.node_after,
+            "visited": list(outcome.visited),
+            "extracted": outcome.extracted,
+            "updated_at": now,
+        }
+        if outcome.ended:
+            values.update(status="ended", end_reason=outcome.end_reason, ended_at=now)
+        try:
+            async with write_transaction(self.engine) as conn:
+                result = await conn.execute(
+                    update(sessions)
+                    .where(
+                        sessions.c.id == session.pk,
+                        sessions.c.turn_count == session.turn_count,
+                        sessions.c.status == "active",
+                    )
+                    .values(**values)
+                )
+                if result.rowcount != 1:
+                    raise Conflict("another turn on this session finished first; retry", retry_after=1)
+                await conn.execute(
+                    insert(turns).values(
+                        session_id=session.pk,
+                        seq=seq,
+                        status="completed",
+                        node_before=outcome.node_before,
+                        node_after=outcome.node_after,
+                        response=response,
+                        trace=outcome.trace,
+                        started_at=started_at,
+                        finished_at=now,
+                    )
+                )
+                if rows:
+                    await conn.execute(insert(messages), rows)
+                row = (await conn.execute(select(sessions).where(sessions.c.id == session.pk))).one()
+        except IntegrityError as exc:
+            raise Conflict("another turn on this session finished first; retry", retry_after=1) from exc
+        return _session(row)
+
+    async def end(self, project_id: str, external_id: str, reason: str) -> tuple[SessionState | None, bool]:
+        """End a session. Returns ``(session, changed)``; ending twice changes nothing."""
+        now = utcnow()
+        async with write_transaction(self.engine) as conn:
+            result = await conn.execute(
+                update(sessions)
+                .where(
+                    sessions.c.project_id == project_id,
+                    sessions.c.external_id == external_id,
+                    sessions.c.status == "active",
+                )
+                .values(status="ended", end_reason=reason, ended_at=now, updated_at=now)
+            )
+            row = (
+                await conn.execute(
+                    select(sessions).where(sessions.c.project_id == project_id, sessions.c.external_id == external_id)
+                )
+            ).first()
+        return (_session(row) if row else None), bool(result.rowcount)
+
+    async def search(self, project_id: str, needle: str, *, limit: int, offset: int) -> tuple[list[SessionState], int]:
+        """Sessions whose data (variables and messages) contains ``needle``, case-sensitively.
+
+        SQL narrows with a case-insensitive LIKE (portable); the exact, case-sensitive test
+        runs here on the rendered JSON. Newest ``updatedAt`` first.
+        """
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        any_message = (
+            select(messages.c.session_id)
+            .where(messages.c.content.ilike(pattern, escape="\\"))
+            .where(messages.c.session_id == sessions.c.id)
+            .exists()
+        )
+        variables_text = sessions.c.variables.cast(messages.c.content.type)
+        query = (
+            select(sessions)
+            .where(sessions.c.project_id == project_id)
+            .where(or_(any_message, variables_text.ilike(pattern, escape="\\")))
+            .order_by(sessions.c.updated_at.desc(), sessions.c.id.desc())
+        )
+        async with read_transaction(self.engine) as conn:
+            candidates = [_session(r) for r in (await conn.execute(query)).all()]
+        matched: list[SessionState] = []
+        for session in candidates:
+            history = await self.messages(session.pk)
+            if needle in session_data_json(session, history):
+                matched.append(session)
+        return matched[offset : offset + limit], len(matched)
+
+
+def session_data_json(session: SessionState, history: Sequence[StoredMessage]) -> str:
+    """The session's data as the search sees it: variables and messages, as JSON text."""
+    data = {
+        "variables": session.variables,
+        "messages": [{"role": m.role, "content": m.content} for m in history],
+    }
+    return json.dumps(data, ensure_ascii=False)

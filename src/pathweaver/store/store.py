@@ -1,0 +1,27 @@
+"""The store: one object giving the runtime and the API access to persistence."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pathweaver.config import Settings
+from pathweaver.store.database import make_engine, migrate
+from pathweaver.store.projects import ProjectStore
+from pathweaver.store.sessions import SessionStore
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self.projects = ProjectStore(engine)
+        self.sessions = SessionStore(engine)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Store:
+        """Connect to the configured database and apply migrations."""
+        engine = make_engine(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
+        await migrate(engine)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
