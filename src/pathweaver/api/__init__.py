@@ -1,0 +1,1 @@
+"""HTTP only: the app factory, routes, auth, error mapping."""

@@ -1,0 +1,84 @@
+"""The composition root: ``create_app(settings, store=None, model=None)``.
+
+Everything the routes need hangs off ``app.state`` (settings, store, model, conversations),
+built here and nowhere else. A store or model passed in is used as is (and closed by its
+owner); otherwise they are opened at start-up from the settings and closed at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pathweaver import __version__
+from pathweaver.api import errors
+from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders
+from pathweaver.api.projects import projects_router
+from pathweaver.api.runtime import runtime_routers
+from pathweaver.config import Settings, load_settings
+from pathweaver.conversations import Conversations
+from pathweaver.llm.base import Model
+from pathweaver.store.store import Store
+
+log = logging.getLogger("pathweaver")
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, model: Model | None = None
+) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        own_model = model is None
+        the_store = store or await Store.open(settings)
+        try:
+            if model is None:
+                from pathweaver.llm.factory import build_model
+
+                the_model = build_model(settings)
+            else:
+                the_model = model
+            app.state.store = the_store
+            app.state.model = the_model
+            app.state.conversations = Conversations(the_store, the_model, settings)
+            try:
+                yield
+            finally:
+                if own_model:
+                    await the_model.aclose()
+        finally:
+            if own_store:
+                await the_store.close()
+
+    app = FastAPI(
+        title="Pathweaver",
+        version=__version__,
+        description=(
+            "Self-hosted server for conversational agents built as pathways, compatible with the "
+            "Pathors API. Chat completions are OpenAI-compatible."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for router in runtime_routers():
+        app.include_router(router)
+    app.include_router(projects_router())
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(LegacyPathHeaders, sunset=settings.legacy_sunset)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory`` (settings from the environment)."""
+    return create_app(load_settings())

@@ -1,0 +1,57 @@
+"""Who is calling: API keys from ``Authorization: Bearer`` (or the legacy ``x-api-key``).
+
+A missing, malformed, unknown or revoked key, and a key that does not reach the project
+in the path, all get the same 401: nothing tells an outsider whether a project exists.
+A malformed key is refused before any database access. Keys never appear in logs or errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from pathweaver.errors import AuthError
+from pathweaver.store.projects import ApiKey
+from pathweaver.store.store import Store
+
+INVALID = "Invalid authentication"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    key: ApiKey
+
+    @property
+    def author(self) -> str:
+        return f"{self.key.name or self.key.kind} ({self.key.hint})"
+
+
+def presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return None
+    return request.headers.get("x-api-key")
+
+
+async def authenticate(request: Request) -> Caller:
+    """The caller's key, or 401."""
+    token = presented_key(request)
+    if not token:
+        raise AuthError(INVALID, details={"hint": "send Authorization: Bearer <sk_ or dk_ key>"})
+    store: Store = request.app.state.store
+    key = await store.projects.find_key(token)
+    if key is None:
+        raise AuthError(INVALID)
+    return Caller(key)
+
+
+async def project_caller(request: Request, projectId: str) -> Caller:
+    """The caller, who must reach ``projectId``; 401 otherwise (no existence leak)."""
+    caller = await authenticate(request)
+    if projectId not in caller.key.project_ids:
+        raise AuthError(INVALID)
+    return caller

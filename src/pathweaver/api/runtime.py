@@ -1,0 +1,299 @@
+"""The runtime API: sessions and OpenAI-compatible chat completions.
+
+Served under the three path generations of pathors-api.md section 2.2 with the same
+handlers: ``/v1/projects/{projectId}/...`` (current), ``/project/{projectId}/integration/api/...``
+(gen 2, plus its short ``/project/{projectId}/session...`` forms) and
+``/api/project/{projectId}/integration/api/...`` (gen 1). The legacy paths answer the
+same bodies and add ``Deprecation`` and ``Sunset`` headers (see ``app.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.wire import (
+    DONE,
+    MODEL_NAME,
+    ChatCompletionBody,
+    ChunkWriter,
+    CreateSessionBody,
+    SearchBody,
+    SessionIdBody,
+    TerminateBody,
+    completion_json,
+    search_result_json,
+    session_json,
+    sse_error,
+)
+from pathweaver.config import Settings
+from pathweaver.conversations import ChatEvent, Conversations, TurnResult, new_completion_id
+from pathweaver.engine.events import ReplyDelta
+from pathweaver.errors import NotFound, PathweaverError, PayloadTooLarge, UserError
+from pathweaver.llm.base import ToolCallDelta
+
+log = logging.getLogger("pathweaver.api")
+
+OPENAI = {"x-error-style": "openai"}
+FLAT = {"x-error-style": "flat"}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+CallerDep = Annotated[Caller, Depends(project_caller)]
+
+
+def _conversations(request: Request) -> Conversations:
+    conversations: Conversations = request.app.state.conversations
+    return conversations
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _check_variables(settings: Settings, variables: dict[str, Any]) -> None:
+    if len(variables) > settings.max_variables:
+        raise PayloadTooLarge(
+            f"variables has {len(variables)} keys; at most {settings.max_variables} are allowed"
+        )
+    size = len(json.dumps(variables, ensure_ascii=False))
+    if size > settings.max_variables_bytes:
+        raise PayloadTooLarge(
+            f"variables is {size} bytes as JSON; at most {settings.max_variables_bytes} are allowed"
+        )
+
+
+def _check_chat(settings: Settings, body: ChatCompletionBody) -> None:
+    if len(body.messages) > settings.max_messages:
+        raise PayloadTooLarge(
+            f"messages has {len(body.messages)} items; at most {settings.max_messages} are allowed"
+        )
+    for index, message in enumerate(body.messages):
+        text = message.text() or ""
+        if len(text) > settings.max_message_chars:
+            raise PayloadTooLarge(
+                f"messages[{index}].content has {len(text)} characters; at most {settings.max_message_chars}"
+            )
+    if body.tools and len(body.tools) > settings.max_tools:
+        raise PayloadTooLarge(f"tools has {len(body.tools)} items; at most {settings.max_tools} are allowed")
+
+
+# Handlers ------------------------------------------------------------------------------
+
+
+async def create_session(request: Request, projectId: str, body: CreateSessionBody, caller: CallerDep) -> Any:
+    variables = body.variables or {}
+    _check_variables(_settings(request), variables)
+    session, _created = await _conversations(request).create_session(
+        projectId, body.session_id, variables=variables, provider=body.provider
+    )
+    return {"sessionId": session.external_id, "pathwayId": projectId}
+
+
+async def get_session(request: Request, projectId: str, sessionId: str, caller: CallerDep) -> Any:
+    conversations = _conversations(request)
+    session = await conversations.get_session(projectId, sessionId)
+    history = await conversations.history(session)
+    turns = await conversations.turns(session)
+    return session_json(session, history, turns)
+
+
+async def end_session(request: Request, projectId: str, body: SessionIdBody, caller: CallerDep) -> Any:
+    await _conversations(request).end(projectId, body.session_id, "api_end")
+    return {"success": True, "sessionId": body.session_id, "message": "Session ended successfully"}
+
+
+async def terminate_session(request: Request, projectId: str, body: TerminateBody, caller: CallerDep) -> Any:
+    if not body.session_id:
+        if body.phone_number:
+            raise NotFound("Session not found: text sessions have no phone number; send session_id")
+        raise UserError("session_id is required")
+    session, changed = await _conversations(request).end(projectId, body.session_id, "terminated")
+    if session is None:
+        raise NotFound("Session not found")
+    return {"success": changed, "sessionType": session.session_type}
+
+
+async def search_sessions(request: Request, projectId: str, body: SearchBody, caller: CallerDep) -> Any:
+    conversations = _conversations(request)
+    found, total = await conversations.store.sessions.search(
+        projectId, body.search_string, limit=body.limit, offset=body.offset
+    )
+    results = [search_result_json(s, await conversations.history(s)) for s in found]
+    return {"results": results, "pagination": {"limit": body.limit, "offset": body.offset, "total": total}}
+
+
+async def chat_completions(
+    request: Request,
+    projectId: str,
+    body: ChatCompletionBody,
+    caller: CallerDep,
+    x_session_id: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    settings = _settings(request)
+    _check_chat(settings, body)
+    session_id = x_session_id or body.session_id or f"session-{secrets.token_hex(12)}"
+    completion_id = new_completion_id()
+    events = _conversations(request).chat(
+        projectId,
+        session_id,
+        [m.to_message() for m in body.messages],
+        client_tools=body.client_tools(),
+        completion_id=completion_id,
+    )
+    headers = {"X-Session-ID": session_id}
+    if not body.stream:
+        result: TurnResult | None = None
+        async for event in events:
+            if isinstance(event, TurnResult):
+                result = event
+        assert result is not None
+        return JSONResponse(
+            completion_json(
+                completion_id=result.completion_id,
+                created=result.created,
+                text=result.text,
+                tool_calls=result.tool_calls,
+                finish_reason=result.finish_reason,
+                usage=result.usage,
+                session_id=session_id,
+            ),
+            headers=headers,
+        )
+
+    # Pull events until the first output: errors before it become a plain JSON error
+    # response with the right status; after it, they become an SSE error event.
+    iterator = aiter(events)
+    primed: list[ChatEvent] = []
+    async for event in iterator:
+        primed.append(event)
+        if isinstance(event, ReplyDelta | ToolCallDelta | TurnResult):
+            break
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(
+        _sse(events, primed, iterator, completion_id, session_id, include_usage),
+        media_type="text/event-stream",
+        headers={**headers, **SSE_HEADERS},
+    )
+
+
+async def _sse(
+    events: AsyncIterator[ChatEvent],
+    primed: list[ChatEvent],
+    iterator: AsyncIterator[ChatEvent],
+    completion_id: str,
+    session_id: str,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    writer: ChunkWriter | None = None
+    async with contextlib.aclosing(events):  # type: ignore[type-var]
+        try:
+            async for event in _chain(primed, iterator):
+                if writer is None:
+                    created = event.created if isinstance(event, TurnResult) else None
+                    writer = ChunkWriter(completion_id, created or _now(), session_id)
+                    yield writer.delta({"role": "assistant", "content": ""})
+                match event:
+                    case ReplyDelta(text=text):
+                        if text:
+                            yield writer.content(text)
+                    case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
+                        call: dict[str, Any] = {"index": index}
+                        if call_id or name:
+                            call.update(
+                                id=call_id, type="function", function={"name": name, "arguments": arguments}
+                            )
+                        else:
+                            call["function"] = {"arguments": arguments}
+                        yield writer.delta({"tool_calls": [call]})
+                    case TurnResult() as result:
+                        if result.replayed:
+                            for chunk in _replayed_chunks(writer, result):
+                                yield chunk
+                        yield writer.delta({}, result.finish_reason)
+                        if include_usage:
+                            yield writer.usage(result.usage)
+                        yield DONE
+                    case _:
+                        pass
+        except PathweaverError as exc:
+            yield sse_error(exc.message, exc.type, exc.code)
+        except Exception:
+            log.exception("stream failed")
+            yield sse_error("internal error; it has been logged", "server_error", None)
+
+
+def _replayed_chunks(writer: ChunkWriter, result: TurnResult) -> list[bytes]:
+    chunks = [writer.content(result.text)] if result.text else []
+    for index, call in enumerate(result.tool_calls):
+        chunks.append(writer.delta({"tool_calls": [{"index": index, **call}]}))
+    return chunks
+
+
+async def _chain(primed: list[ChatEvent], rest: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
+    for event in primed:
+        yield event
+    async for event in rest:
+        yield event
+
+
+def _now() -> int:
+    import time
+
+    return int(time.time())
+
+
+async def list_models(request: Request, projectId: str, caller: CallerDep) -> Any:
+    return {"object": "list", "data": [_model_json(projectId)]}
+
+
+async def get_model(request: Request, projectId: str, model: str, caller: CallerDep) -> Any:
+    if model != MODEL_NAME:
+        raise NotFound(f"model {model!r} not found; this project serves {MODEL_NAME!r}")
+    return _model_json(projectId)
+
+
+def _model_json(project_id: str) -> dict[str, Any]:
+    return {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": f"pathweaver:{project_id}"}
+
+
+# Routers -------------------------------------------------------------------------------
+
+
+def runtime_routers() -> list[APIRouter]:
+    """One router per path generation, all on the same handlers."""
+    v1 = APIRouter(prefix="/v1/projects/{projectId}", tags=["runtime"])
+    v1.add_api_route("/chat/completions", chat_completions, methods=["POST"], openapi_extra=OPENAI)
+    v1.add_api_route("/sessions", create_session, methods=["POST"], openapi_extra=FLAT)
+    v1.add_api_route("/sessions", end_session, methods=["DELETE"], openapi_extra=FLAT)
+    v1.add_api_route("/sessions/terminate", terminate_session, methods=["POST"], openapi_extra=FLAT)
+    v1.add_api_route("/sessions/search", search_sessions, methods=["POST"], openapi_extra=FLAT)
+    v1.add_api_route("/sessions/{sessionId}", get_session, methods=["GET"], openapi_extra=FLAT)
+    v1.add_api_route("/models", list_models, methods=["GET"], openapi_extra=OPENAI)
+    v1.add_api_route("/models/{model}", get_model, methods=["GET"], openapi_extra=OPENAI)
+
+    routers = [v1]
+    for prefix in ("/project/{projectId}/integration/api", "/api/project/{projectId}/integration/api"):
+        legacy = APIRouter(prefix=prefix, tags=["runtime (deprecated paths)"], deprecated=True)
+        legacy.add_api_route("/chat/completions", chat_completions, methods=["POST"], openapi_extra=OPENAI)
+        legacy.add_api_route("/session", create_session, methods=["POST"], openapi_extra=FLAT)
+        legacy.add_api_route("/session", end_session, methods=["DELETE"], openapi_extra=FLAT)
+        legacy.add_api_route("/session/terminate", terminate_session, methods=["POST"], openapi_extra=FLAT)
+        legacy.add_api_route("/session/search", search_sessions, methods=["POST"], openapi_extra=FLAT)
+        legacy.add_api_route("/session/{sessionId}", get_session, methods=["GET"], openapi_extra=FLAT)
+        routers.append(legacy)
+    short = APIRouter(prefix="/project/{projectId}", tags=["runtime (deprecated paths)"], deprecated=True)
+    short.add_api_route("/session", create_session, methods=["POST"], openapi_extra=FLAT)
+    short.add_api_route("/session", end_session, methods=["DELETE"], openapi_extra=FLAT)
+    short.add_api_route("/session/search", search_sessions, methods=["POST"], openapi_extra=FLAT)
+    short.add_api_route("/session/{sessionId}", get_session, methods=["GET"], openapi_extra=FLAT)
+    routers.append(short)
+    return routers

@@ -1,0 +1,250 @@
+"""The conversation service: sessions and turns, from request to committed history.
+
+This is where the store, the engine and the model meet; the HTTP routes, the CLI's
+``chat`` and the interactive test API all go through it, so they behave the same.
+
+A turn: load the session and its history, reconcile the request's messages with it, run
+the engine on the session's pinned pathway version, then commit everything the turn
+changed in one transaction. One turn at a time per session: a turn waits up to
+``session_lock_timeout`` for the previous one, then gets 409 with ``Retry-After``; the
+commit is also guarded by the turn count it started from, so two workers can never both
+store a turn with the same sequence number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pathweaver.agent.pathway import Pathway
+from pathweaver.config import Settings
+from pathweaver.engine.events import TurnDone, TurnEvent
+from pathweaver.engine.history import reconcile
+from pathweaver.engine.state import SessionState, StoredMessage, TurnOutcome, TurnRecord
+from pathweaver.engine.turn import Limits, TurnInput, run_turn
+from pathweaver.errors import Conflict, NotFound
+from pathweaver.llm.base import Message, Model, ToolSpec, Usage
+from pathweaver.store.schema import utcnow
+from pathweaver.store.store import Store
+
+PATHWAY_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """The last event of :meth:`Conversations.chat`: what was answered and stored."""
+
+    session: SessionState
+    completion_id: str
+    created: int
+    text: str
+    tool_calls: list[dict[str, Any]]
+    finish_reason: str
+    usage: Usage | None
+    replayed: bool
+    outcome: TurnOutcome | None
+
+
+ChatEvent = TurnEvent | TurnResult
+
+
+class Conversations:
+    def __init__(self, store: Store, model: Model, settings: Settings):
+        self.store = store
+        self.model = model
+        self.settings = settings
+        self.limits = Limits(max_steps=settings.max_steps_per_turn)
+        self._pathways: OrderedDict[tuple[str, int], Pathway] = OrderedDict()
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # Pathways (immutable per version, so cached parsed with their indexes) -----------------
+
+    async def pathway(self, project_id: str, version: int) -> Pathway:
+        key = (project_id, version)
+        cached = self._pathways.get(key)
+        if cached is not None:
+            self._pathways.move_to_end(key)
+            return cached
+        stored = await self.store.projects.get_pathway(project_id, version)
+        pathway = Pathway.model_validate(stored.document)
+        self._pathways[key] = pathway
+        if len(self._pathways) > PATHWAY_CACHE_SIZE:
+            self._pathways.popitem(last=False)
+        return pathway
+
+    # Sessions ---------------------------------------------------------------------------
+
+    async def create_session(
+        self, project_id: str, external_id: str, *, variables: dict[str, Any], provider: str | None
+    ) -> tuple[SessionState, bool]:
+        """Create a session pinned to the current pathway version (identical retries are no-ops)."""
+        project = await self.store.projects.get_project(project_id)
+        if project is None:
+            raise NotFound("Project not found")
+        agent = (await self.store.projects.get_agent(project_id)).config
+        pathway = await self.pathway(project_id, project.pathway_version)
+        start = pathway.start_node()
+        return await self.store.sessions.create(
+            project_id,
+            external_id,
+            variables=variables,
+            provider=provider,
+            pathway_version=project.pathway_version,
+            start_node_id=start.id if start else None,
+            first_message=agent.first_message,
+        )
+
+    async def get_session(self, project_id: str, external_id: str) -> SessionState:
+        session = await self.store.sessions.get(project_id, external_id)
+        if session is None:
+            raise NotFound("Session not found")
+        return session
+
+    async def history(self, session: SessionState) -> list[StoredMessage]:
+        return await self.store.sessions.messages(session.pk)
+
+    async def turns(self, session: SessionState) -> list[TurnRecord]:
+        return await self.store.sessions.turns(session.pk)
+
+    async def end(self, project_id: str, external_id: str, reason: str) -> tuple[SessionState | None, bool]:
+        return await self.store.sessions.end(project_id, external_id, reason)
+
+    # Turns ------------------------------------------------------------------------------
+
+    async def chat(
+        self,
+        project_id: str,
+        session_id: str | None,
+        messages: Sequence[Message],
+        *,
+        client_tools: Sequence[ToolSpec] = (),
+        provider: str | None = "api",
+        completion_id: str | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """Run one turn. Yields engine events as they happen, then one :class:`TurnResult`.
+
+        With no ``session_id`` a new session is created; an unknown ``session_id`` is
+        created on first use (so a client may choose its ids without a separate call).
+        """
+        if session_id is None:
+            session_id = f"session-{secrets.token_hex(12)}"
+        session = await self.store.sessions.get(project_id, session_id)
+        if session is None:
+            session, _ = await self.create_session(project_id, session_id, variables={}, provider=provider)
+        if session.ended:
+            raise Conflict(f"session {session_id!r} has ended; start a new session to continue")
+
+        async with self._turn_lock(session.pk):
+            session = await self.get_session(project_id, session_id)  # fresh, under the lock
+            if session.ended:
+                raise Conflict(f"session {session_id!r} has ended; start a new session to continue")
+            history = await self.store.sessions.messages(session.pk)
+            reconciled = reconcile(history, messages)
+            if reconciled.replay_turn is not None:
+                yield await self._replay(session, reconciled.replay_turn)
+                return
+            agent = (await self.store.projects.get_agent(project_id)).config
+            pathway = await self.pathway(project_id, session.pathway_version)
+            started = utcnow()
+            turn = TurnInput(
+                agent=agent,
+                pathway=pathway,
+                session=session,
+                history=[m.as_model_message() for m in history],
+                incoming=reconciled.new,
+                client_tools=client_tools,
+                client_instructions=[m.content for m in messages if m.role == "system" and m.content],
+                now=started,
+            )
+            outcome: TurnOutcome | None = None
+            async for event in run_turn(turn, self.model, self.limits):
+                if isinstance(event, TurnDone):
+                    outcome = event.outcome
+                yield event
+            assert outcome is not None
+            completion_id = completion_id or new_completion_id()
+            created = int(started.timestamp())
+            calls = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in outcome.client_tool_calls
+            ]
+            response = {
+                "id": completion_id,
+                "created": created,
+                "text": outcome.text,
+                "toolCalls": calls,
+                "finishReason": outcome.finish_reason,
+                "usage": _usage_json(outcome.usage),
+            }
+            committed = await self.store.sessions.commit_turn(
+                session, outcome, started_at=started, response=response
+            )
+            yield TurnResult(
+                session=committed,
+                completion_id=completion_id,
+                created=created,
+                text=outcome.text,
+                tool_calls=calls,
+                finish_reason=outcome.finish_reason,
+                usage=outcome.usage,
+                replayed=False,
+                outcome=outcome,
+            )
+
+    async def _replay(self, session: SessionState, turn_seq: int) -> TurnResult:
+        record = next((t for t in await self.store.sessions.turns(session.pk) if t.seq == turn_seq), None)
+        if record is None or record.response is None:
+            raise Conflict(
+                "this request repeats an earlier turn whose answer is not stored; send new messages"
+            )
+        response = record.response
+        usage = response.get("usage")
+        return TurnResult(
+            session=session,
+            completion_id=response["id"],
+            created=response["created"],
+            text=response["text"],
+            tool_calls=response["toolCalls"],
+            finish_reason=response["finishReason"],
+            usage=Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None,
+            replayed=True,
+            outcome=None,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _turn_lock(self, session_pk: int) -> AsyncIterator[None]:
+        lock = self._locks.get(session_pk)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[session_pk] = lock
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=self.settings.session_lock_timeout)
+        except TimeoutError:
+            raise Conflict(
+                "another turn on this session is still running; retry shortly",
+                retry_after=max(1.0, self.settings.session_lock_timeout),
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def _usage_json(usage: Usage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def new_completion_id() -> str:
+    return f"chatcmpl-{secrets.token_hex(12)}"

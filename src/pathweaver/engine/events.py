@@ -1,0 +1,151 @@
+"""What a turn yields as it runs, and the trace built from it.
+
+Every consumer reads the same events: the chat completions route streams the reply deltas
+and client tool calls, the trace stored with the turn is folded from all of them, and the
+interactive test API, the studio and future SSE extensions read that trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pathweaver.engine.state import TurnOutcome
+from pathweaver.llm.base import ToolCallDelta, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEntered:
+    node_id: str
+    via: str  # "edge", "global", "goto"
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionChosen:
+    from_node: str
+    to_node: str
+    candidates: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRejected:
+    from_node: str
+    choice: str
+    reason: str
+    candidates: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VariableSet:
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class VariableRejected:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCalled:
+    purpose: str
+    model: str
+    node_id: str
+    latency_ms: float
+    first_token_ms: float | None
+    usage: Usage | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDone:
+    outcome: TurnOutcome
+
+
+TurnEvent = (
+    ReplyDelta
+    | ToolCallDelta
+    | NodeEntered
+    | TransitionChosen
+    | TransitionRejected
+    | VariableSet
+    | VariableRejected
+    | ModelCalled
+    | TurnDone
+)
+
+
+def _candidates(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    return [{"target": target, "condition": condition} for target, condition in pairs]
+
+
+@dataclass
+class Trace:
+    """Folds a turn's events into the JSON stored with the turn."""
+
+    node_before: str | None
+    entered: list[dict[str, Any]] = field(default_factory=list)
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    variables_set: dict[str, Any] = field(default_factory=dict)
+    variables_rejected: dict[str, str] = field(default_factory=dict)
+    model_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, event: TurnEvent) -> None:
+        match event:
+            case NodeEntered(node_id=node_id, via=via):
+                self.entered.append({"nodeId": node_id, "via": via})
+            case TransitionChosen(from_node=src, to_node=dst, candidates=candidates):
+                self.transitions.append(
+                    {"from": src, "to": dst, "status": "chosen", "candidates": _candidates(candidates)}
+                )
+            case TransitionRejected(from_node=src, choice=choice, reason=reason, candidates=candidates):
+                self.transitions.append(
+                    {
+                        "from": src,
+                        "to": choice,
+                        "status": "rejected",
+                        "reason": reason,
+                        "candidates": _candidates(candidates),
+                    }
+                )
+            case VariableSet(key=key, value=value):
+                self.variables_set[key] = value
+            case VariableRejected(key=key, reason=reason):
+                self.variables_rejected[key] = reason
+            case ModelCalled() as call:
+                self.model_calls.append(
+                    {
+                        "purpose": call.purpose,
+                        "model": call.model,
+                        "nodeId": call.node_id,
+                        "latencyMs": round(call.latency_ms, 2),
+                        "firstTokenMs": None
+                        if call.first_token_ms is None
+                        else round(call.first_token_ms, 2),
+                        "promptTokens": call.usage.prompt_tokens if call.usage else None,
+                        "completionTokens": call.usage.completion_tokens if call.usage else None,
+                        **({"error": call.error} if call.error else {}),
+                    }
+                )
+            case ReplyDelta() | ToolCallDelta() | TurnDone():
+                pass
+
+    def to_json(
+        self, *, node_after: str | None, ended: bool, client_tool_calls: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "nodeBefore": self.node_before,
+            "nodeAfter": node_after,
+            "entered": self.entered,
+            "transitions": self.transitions,
+            "variables": {"set": self.variables_set, "rejected": self.variables_rejected},
+            "modelCalls": self.model_calls,
+            "clientToolCalls": client_tool_calls,
+            "ended": ended,
+        }

@@ -1,0 +1,133 @@
+"""Variable extraction: typed values the model reads out of the conversation.
+
+Which keys (pathors-api.md section 3.5): in ``smart`` and ``balance`` the ``variableKeys``
+of every node visited so far (they accumulate); in ``turbo`` every ``variableConfigs`` key.
+
+One structured model call per turn that has keys to extract and a new user message; it
+runs beside the reply (never in front of its first token) and the turn waits for it before
+committing, so the next turn always reads its result. The model returns ``null`` for what
+the user did not say; a value replaces the stored one (later corrections win); ``null``
+never erases. Values are validated against their declared type before they are stored: a
+``number`` must be a number (numeric text is converted), an ``email`` must look like one.
+Anything else is rejected and reported in the trace, never stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pathweaver.agent.config import AgentConfig, VariableConfig
+from pathweaver.agent.pathway import Pathway
+from pathweaver.llm.base import Message, StructuredRequest
+
+MAX_STRING = 500
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
+#: How much of the conversation the extractor reads (most recent messages).
+EXTRACTION_WINDOW = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    values: dict[str, Any]
+    rejected: dict[str, str]
+
+
+def keys_to_extract(agent: AgentConfig, pathway: Pathway, visited: Iterable[str]) -> list[VariableConfig]:
+    configs = agent.variable_configs or []
+    if agent.mode == "turbo":
+        return list(configs)
+    wanted: set[str] = set()
+    for node_id in visited:
+        node = pathway.node(node_id)
+        if node is not None:
+            wanted.update(node.data.variable_keys)
+    return [c for c in configs if c.key in wanted]
+
+
+def schema_for(configs: Sequence[VariableConfig]) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for config in configs:
+        match config.type:
+            case "number":
+                prop: dict[str, Any] = {"type": ["number", "null"]}
+            case "email":
+                prop = {"type": ["string", "null"], "format": "email", "maxLength": 254}
+            case "string":
+                prop = {"type": ["string", "null"], "maxLength": MAX_STRING}
+        if config.description:
+            prop["description"] = config.description
+        properties[config.key] = prop
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def request_for(configs: Sequence[VariableConfig], conversation: Sequence[Message]) -> StructuredRequest:
+    lines = []
+    for message in conversation[-EXTRACTION_WINDOW:]:
+        if message.role in ("user", "assistant") and message.content:
+            speaker = "User" if message.role == "user" else "Agent"
+            lines.append(f"{speaker}: {message.content}")
+    fields = "\n".join(f"- {c.key} ({c.type}): {c.description or c.key}" for c in configs)
+    instructions = (
+        "Extract these fields from the conversation below. Use only what the user said. "
+        "Use null for a field the user has not given. If the user corrected a value, use the "
+        f"latest one.\nFields:\n{fields}"
+    )
+    return StructuredRequest(
+        messages=(
+            Message(role="system", content=instructions),
+            Message(role="user", content="\n".join(lines)),
+        ),
+        schema=schema_for(configs),
+        name="extracted_variables",
+        max_tokens=64 + 48 * len(configs),
+        purpose="extract",
+    )
+
+
+def coerce(config: VariableConfig, value: Any) -> tuple[Any, str | None]:
+    """(typed value, None) or (None, reason it was refused)."""
+    match config.type:
+        case "number":
+            if isinstance(value, bool):
+                return None, "not a number"
+            if isinstance(value, int | float):
+                return value, None
+            if isinstance(value, str):
+                text = value.strip().replace(",", "")
+                try:
+                    number = float(text)
+                except ValueError:
+                    return None, f"{value!r} is not a number"
+                return (int(number) if number.is_integer() and "." not in text else number), None
+            return None, "not a number"
+        case "email":
+            if isinstance(value, str) and _EMAIL.match(value.strip()):
+                return value.strip(), None
+            return None, f"{value!r} is not an email address"
+        case "string":
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                text = str(value).strip()
+                return (text[:MAX_STRING], None) if text else (None, "empty")
+            return None, "not text"
+
+
+def apply(configs: Sequence[VariableConfig], raw: Mapping[str, Any]) -> Extraction:
+    values: dict[str, Any] = {}
+    rejected: dict[str, str] = {}
+    for config in configs:
+        if config.key not in raw or raw[config.key] is None:
+            continue
+        value, reason = coerce(config, raw[config.key])
+        if reason is None:
+            values[config.key] = value
+        else:
+            rejected[config.key] = reason
+    return Extraction(values=values, rejected=rejected)

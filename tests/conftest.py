@@ -1,0 +1,66 @@
+"""Shared fixtures: a fresh SQLite database per test, the scripted model, an in-process app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.pathway import Pathway, default_pathway
+from pathweaver.api.app import create_app
+from pathweaver.config import Settings
+from pathweaver.llm.scripted import ScriptedModel
+from pathweaver.store.store import Store
+
+
+@dataclass
+class Project:
+    id: str
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, fake_model=True)
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    the_store = await Store.open(settings)
+    yield the_store
+    await the_store.close()
+
+
+@pytest.fixture
+def model() -> ScriptedModel:
+    return ScriptedModel()
+
+
+@pytest.fixture
+async def client(settings: Settings, store: Store, model: ScriptedModel) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, store=store, model=model)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pathweaver.test") as http:
+            yield http
+
+
+async def make_project(
+    store: Store, name: str = "demo", agent: AgentConfig | None = None, pathway: Pathway | None = None
+) -> Project:
+    project = await store.projects.create_project(name, agent or AgentConfig(), pathway or default_pathway())
+    _, key = await store.projects.create_key("sk", [project.id])
+    return Project(project.id, key)
+
+
+@pytest.fixture
+async def project(store: Store) -> Project:
+    return await make_project(store)
