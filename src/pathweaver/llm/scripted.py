@@ -119,8 +119,51 @@ class ScriptedModel:
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    "a an the to of and or is are be i me my we you your it this that user wants want would like "
-    "with for in on at about asks ask says say if when has have do does not no yes".split()
+    [
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "and",
+        "or",
+        "is",
+        "are",
+        "be",
+        "i",
+        "me",
+        "my",
+        "we",
+        "you",
+        "your",
+        "it",
+        "this",
+        "that",
+        "user",
+        "wants",
+        "want",
+        "would",
+        "like",
+        "with",
+        "for",
+        "in",
+        "on",
+        "at",
+        "about",
+        "asks",
+        "ask",
+        "says",
+        "say",
+        "if",
+        "when",
+        "has",
+        "have",
+        "do",
+        "does",
+        "not",
+        "no",
+        "yes",
+    ]
 )
 
 
@@ -140,7 +183,7 @@ def _choice_options(tool: ToolSpec) -> tuple[str, list[tuple[str, str]]] | None:
     properties = tool.parameters.get("properties") or {}
     if len(properties) != 1:
         return None
-    (param, schema), = properties.items()
+    ((param, schema),) = properties.items()
     options = schema.get("oneOf") or schema.get("anyOf")
     if not options or not all("const" in o for o in options):
         return None
@@ -167,7 +210,9 @@ def default_reply(request: ChatRequest) -> Reply:
     directive = re.match(r"\s*/tool\s+(\S+)\s*(.*)$", said, re.S)
     if directive and directive.group(1) in offered:
         arguments = directive.group(2).strip() or "{}"
-        return Reply(calls=[ToolCall(id=f"call_{len(messages)}", name=directive.group(1), arguments=arguments)])
+        return Reply(
+            calls=[ToolCall(id=f"call_{len(messages)}", name=directive.group(1), arguments=arguments)]
+        )
     for tool in request.tools:
         choice = _choice_options(tool)
         if choice is None:
@@ -202,7 +247,9 @@ def default_structured(request: StructuredRequest) -> dict[str, Any]:
             value[key] = found[-1] if found else None
         elif "number" in kinds or "integer" in kinds:
             found = _NUMBER.findall(_EMAIL.sub(" ", said))
-            value[key] = (int(float(found[-1])) if "integer" in kinds else float(found[-1])) if found else None
+            value[key] = (
+                (int(float(found[-1])) if "integer" in kinds else float(found[-1])) if found else None
+            )
         elif "name" in key.lower() or "name" in description:
             found = _NAME.findall(said)
             value[key] = found[-1].strip() if found else None

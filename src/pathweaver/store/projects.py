@@ -71,7 +71,13 @@ class ProjectStore:
     # Projects --------------------------------------------------------------------------
 
     async def create_project(
-        self, name: str, agent: AgentConfig, pathway: Pathway, *, author: str = "", project_id: str | None = None
+        self,
+        name: str,
+        agent: AgentConfig,
+        pathway: Pathway,
+        *,
+        author: str = "",
+        project_id: str | None = None,
     ) -> Project:
         """Create a project with its agent and the first version of its pathway, atomically."""
         now = utcnow()
@@ -117,7 +123,9 @@ class ProjectStore:
 
     # Keys ------------------------------------------------------------------------------
 
-    async def create_key(self, kind: keys.KeyKind, project_ids: Sequence[str], name: str = "") -> tuple[ApiKey, str]:
+    async def create_key(
+        self, kind: keys.KeyKind, project_ids: Sequence[str], name: str = ""
+    ) -> tuple[ApiKey, str]:
         """Create a key; returns its record and the plaintext, which is never stored."""
         if not project_ids:
             raise NotFound("a key must reach at least one project")
@@ -125,7 +133,9 @@ class ProjectStore:
         now = utcnow()
         key_id = keys.new_id("key")
         async with write_transaction(self.engine) as conn:
-            found = (await conn.execute(select(projects.c.id).where(projects.c.id.in_(list(project_ids))))).scalars()
+            found = (
+                await conn.execute(select(projects.c.id).where(projects.c.id.in_(list(project_ids))))
+            ).scalars()
             missing = set(project_ids) - set(found)
             if missing:
                 raise NotFound(f"no project with id {sorted(missing)[0]!r}")
@@ -139,7 +149,9 @@ class ProjectStore:
                     created_at=now,
                 )
             )
-            await conn.execute(insert(api_key_projects), [{"key_id": key_id, "project_id": p} for p in project_ids])
+            await conn.execute(
+                insert(api_key_projects), [{"key_id": key_id, "project_id": p} for p in project_ids]
+            )
         record = ApiKey(
             id=key_id,
             kind=kind,
@@ -174,7 +186,9 @@ class ProjectStore:
             if row is None or row.revoked_at is not None or not keys.matches(plaintext, row.key_hash):
                 return None
             reach = (
-                await conn.execute(select(api_key_projects.c.project_id).where(api_key_projects.c.key_id == row.id))
+                await conn.execute(
+                    select(api_key_projects.c.project_id).where(api_key_projects.c.key_id == row.id)
+                )
             ).scalars()
             return ApiKey(
                 id=row.id,
@@ -224,11 +238,15 @@ class ProjectStore:
         now = utcnow()
         async with write_transaction(self.engine) as conn:
             result = await conn.execute(
-                update(agents).where(agents.c.project_id == project_id).values(config=config.to_json(), updated_at=now)
+                update(agents)
+                .where(agents.c.project_id == project_id)
+                .values(config=config.to_json(), updated_at=now)
             )
             if not result.rowcount:
                 raise NotFound("Project not found")
-            agent_id = (await conn.execute(select(agents.c.id).where(agents.c.project_id == project_id))).scalar_one()
+            agent_id = (
+                await conn.execute(select(agents.c.id).where(agents.c.project_id == project_id))
+            ).scalar_one()
         return StoredAgent(id=agent_id, project_id=project_id, config=config, updated_at=now)
 
     # Pathway versions ------------------------------------------------------------------
@@ -238,7 +256,9 @@ class ProjectStore:
         async with read_transaction(self.engine) as conn:
             return await self._get_pathway(conn, project_id, version)
 
-    async def _get_pathway(self, conn: AsyncConnection, project_id: str, version: int | None) -> PathwayVersion:
+    async def _get_pathway(
+        self, conn: AsyncConnection, project_id: str, version: int | None
+    ) -> PathwayVersion:
         if version is None:
             version = (
                 await conn.execute(select(projects.c.pathway_version).where(projects.c.id == project_id))
@@ -256,13 +276,19 @@ class ProjectStore:
             raise NotFound(f"pathway version {version} not found")
         return PathwayVersion(**row._mapping)
 
-    async def save_pathway(self, project_id: str, pathway: Pathway, *, author: str = "", note: str = "") -> PathwayVersion:
+    async def save_pathway(
+        self, project_id: str, pathway: Pathway, *, author: str = "", note: str = ""
+    ) -> PathwayVersion:
         """Store ``pathway`` as a new immutable version and make it current."""
         now = utcnow()
         document = pathway.to_json()
         async with write_transaction(self.engine) as conn:
             current = (
-                await conn.execute(select(func.max(pathway_versions.c.version)).where(pathway_versions.c.project_id == project_id))
+                await conn.execute(
+                    select(func.max(pathway_versions.c.version)).where(
+                        pathway_versions.c.project_id == project_id
+                    )
+                )
             ).scalar_one_or_none()
             if current is None:
                 raise NotFound("Project not found")
@@ -279,7 +305,9 @@ class ProjectStore:
                 )
             )
             await conn.execute(
-                update(projects).where(projects.c.id == project_id).values(pathway_version=version, updated_at=now)
+                update(projects)
+                .where(projects.c.id == project_id)
+                .values(pathway_version=version, updated_at=now)
             )
         return PathwayVersion(project_id, version, SCHEMA_VERSION, document, now, author, note)
 

@@ -82,7 +82,9 @@ class SessionStore:
         async with read_transaction(self.engine) as conn:
             row = (
                 await conn.execute(
-                    select(sessions).where(sessions.c.project_id == project_id, sessions.c.external_id == external_id)
+                    select(sessions).where(
+                        sessions.c.project_id == project_id, sessions.c.external_id == external_id
+                    )
                 )
             ).first()
         return _session(row) if row else None
@@ -145,11 +147,15 @@ class SessionStore:
             pass
         session = await self.get(project_id, external_id)
         if session is None:  # pragma: no cover - the unique constraint says it exists
-            raise Conflict(f"session {external_id!r} is being created by another request; retry", retry_after=1)
+            raise Conflict(
+                f"session {external_id!r} is being created by another request; retry", retry_after=1
+            )
         return self._same_or_conflict(session, variables, provider), False
 
     @staticmethod
-    def _same_or_conflict(session: SessionState, variables: dict[str, Any], provider: str | None) -> SessionState:
+    def _same_or_conflict(
+        session: SessionState, variables: dict[str, Any], provider: str | None
+    ) -> SessionState:
         if session.variables != variables or session.provider != provider:
             raise Conflict(
                 f"session {session.external_id!r} already exists with other variables or provider; "
@@ -160,7 +166,9 @@ class SessionStore:
     async def messages(self, session_pk: int) -> list[StoredMessage]:
         async with read_transaction(self.engine) as conn:
             rows = (
-                await conn.execute(select(messages).where(messages.c.session_id == session_pk).order_by(messages.c.seq))
+                await conn.execute(
+                    select(messages).where(messages.c.session_id == session_pk).order_by(messages.c.seq)
+                )
             ).all()
         return [
             StoredMessage(
@@ -178,7 +186,11 @@ class SessionStore:
 
     async def turns(self, session_pk: int) -> list[TurnRecord]:
         async with read_transaction(self.engine) as conn:
-            rows = (await conn.execute(select(turns).where(turns.c.session_id == session_pk).order_by(turns.c.seq))).all()
+            rows = (
+                await conn.execute(
+                    select(turns).where(turns.c.session_id == session_pk).order_by(turns.c.seq)
+                )
+            ).all()
         return [
             TurnRecord(
                 seq=r.seq,
@@ -195,7 +207,12 @@ class SessionStore:
         ]
 
     async def commit_turn(
-        self, session: SessionState, outcome: TurnOutcome, *, started_at: datetime, response: dict[str, Any] | None
+        self,
+        session: SessionState,
+        outcome: TurnOutcome,
+        *,
+        started_at: datetime,
+        response: dict[str, Any] | None,
     ) -> SessionState:
         """Store a completed turn atomically; :class:`Conflict` if another turn got there first."""
         now = utcnow()
@@ -262,12 +279,16 @@ class SessionStore:
             )
             row = (
                 await conn.execute(
-                    select(sessions).where(sessions.c.project_id == project_id, sessions.c.external_id == external_id)
+                    select(sessions).where(
+                        sessions.c.project_id == project_id, sessions.c.external_id == external_id
+                    )
                 )
             ).first()
         return (_session(row) if row else None), bool(result.rowcount)
 
-    async def search(self, project_id: str, needle: str, *, limit: int, offset: int) -> tuple[list[SessionState], int]:
+    async def search(
+        self, project_id: str, needle: str, *, limit: int, offset: int
+    ) -> tuple[list[SessionState], int]:
         """Sessions whose data (variables and messages) contains ``needle``, case-sensitively.
 
         SQL narrows with a case-insensitive LIKE (portable); the exact, case-sensitive test
