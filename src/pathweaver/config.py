@@ -6,6 +6,7 @@ edge (CLI, ``create_app``) and passed down.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -85,3 +86,18 @@ def load_settings(**overrides: object) -> Settings:
 
 
 __all__ = ["Settings", "load_settings"]
+
+
+def export_to_environment(settings: Settings) -> None:
+    """Write ``settings`` to ``PATHWEAVER_*`` variables, for worker processes to read back.
+
+    Used by ``pathweaver serve --workers N``, whose workers build their own settings.
+    """
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        os.environ[f"PATHWEAVER_{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )

@@ -63,15 +63,14 @@ def describe_validation(errors: Sequence[Any]) -> tuple[str, str | None]:
     kind = first.get("type", "")
     if kind == "json_invalid":
         return "the request body is not valid JSON", None
-    if not loc:
+    if not loc and kind != "value_error":
         return "the request body must be a JSON object", None
-    if loc[0] in REQUIRED_WORDING and len(loc) == 1:
+    if len(loc) == 1 and loc[0] in REQUIRED_WORDING:
         return f"{loc[0]} is required", field
     if kind == "missing":
         return f"{field} is required", field
-    message = str(first.get("msg", "is invalid"))
-    message = message.removeprefix("Value error, ")
-    return f"{field}: {message}", field
+    message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    return (f"{field}: {message}" if field else message), field
 
 
 def install(app: FastAPI) -> None:

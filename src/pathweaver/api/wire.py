@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from pathweaver.engine.prompt import TRANSITION_TOOL
 from pathweaver.engine.state import SessionState, StoredMessage, TurnRecord
@@ -109,12 +109,12 @@ class ToolDef(_In):
 
 
 class StreamOptions(_In):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatCompletionBody(_In):
     messages: list[ChatMessageIn] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
     tools: list[ToolDef] | None = None
     stream_options: StreamOptions | None = None
