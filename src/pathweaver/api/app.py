@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from pathweaver import __version__
 from pathweaver.api import errors
+from pathweaver.api.interactive import interactive_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders
 from pathweaver.api.projects import projects_router
 from pathweaver.api.runtime import runtime_routers
@@ -69,6 +70,7 @@ def create_app(
     for router in runtime_routers():
         app.include_router(router)
     app.include_router(projects_router())
+    app.include_router(interactive_router())
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
