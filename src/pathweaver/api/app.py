@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from pathweaver import __version__
 from pathweaver.api import errors
 from pathweaver.api.interactive import interactive_router
+from pathweaver.api.management import management_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders
 from pathweaver.api.projects import projects_router
 from pathweaver.api.runtime import runtime_routers
@@ -71,6 +72,7 @@ def create_app(
         app.include_router(router)
     app.include_router(projects_router())
     app.include_router(interactive_router())
+    app.include_router(management_router())
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

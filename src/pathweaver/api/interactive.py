@@ -62,7 +62,7 @@ async def _interactive(conversations: Conversations, project_id: str, session_id
     return session
 
 
-async def start_conversation(request: Request, projectId: str, body: StartBody, caller: CallerDep) -> Any:  # noqa: N803
+async def start_conversation(request: Request, projectId: str, body: StartBody, caller: CallerDep) -> Any:
     import secrets
 
     session_id = body.session_id or f"test-{secrets.token_hex(8)}"
@@ -74,8 +74,8 @@ async def start_conversation(request: Request, projectId: str, body: StartBody, 
 
 async def send_message(
     request: Request,
-    projectId: str,  # noqa: N803
-    sessionId: str,  # noqa: N803
+    projectId: str,
+    sessionId: str,
     body: SendBody,
     caller: CallerDep,
 ) -> Any:
@@ -104,12 +104,12 @@ async def send_message(
     }
 
 
-async def get_conversation_state(request: Request, projectId: str, sessionId: str, caller: CallerDep) -> Any:  # noqa: N803
+async def get_conversation_state(request: Request, projectId: str, sessionId: str, caller: CallerDep) -> Any:
     session = await _interactive(_conversations(request), projectId, sessionId)
     return {"data": state_json(session)}
 
 
-async def end_conversation(request: Request, projectId: str, sessionId: str, caller: CallerDep) -> Any:  # noqa: N803
+async def end_conversation(request: Request, projectId: str, sessionId: str, caller: CallerDep) -> Any:
     conversations = _conversations(request)
     await _interactive(conversations, projectId, sessionId)
     session, changed = await conversations.end(projectId, sessionId, "test_end")

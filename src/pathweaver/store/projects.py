@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,6 +23,8 @@ from pathweaver.store.schema import (
     projects,
     utcnow,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +312,64 @@ class ProjectStore:
                 .values(pathway_version=version, updated_at=now)
             )
         return PathwayVersion(project_id, version, SCHEMA_VERSION, document, now, author, note)
+
+    async def update_pathway(
+        self,
+        project_id: str,
+        change: Callable[[Pathway, AgentConfig], tuple[Pathway, T]],
+        *,
+        author: str = "",
+        note: str = "",
+    ) -> tuple[PathwayVersion, T]:
+        """Read the current pathway, apply ``change``, store the result as a new version.
+
+        One write transaction (the project row is locked on PostgreSQL; SQLite's
+        ``BEGIN IMMEDIATE`` serialises writers), so two concurrent edits never overwrite
+        each other. ``change`` is pure: it returns the new pathway and a value for the
+        caller, or raises, in which case nothing is stored.
+        """
+        now = utcnow()
+        async with write_transaction(self.engine) as conn:
+            version = (
+                await conn.execute(
+                    select(projects.c.pathway_version).where(projects.c.id == project_id).with_for_update()
+                )
+            ).scalar_one_or_none()
+            if version is None:
+                raise NotFound("Project not found")
+            current = await self._get_pathway(conn, project_id, version)
+            agent_row = (
+                await conn.execute(select(agents.c.config).where(agents.c.project_id == project_id))
+            ).one()
+            pathway, result = change(
+                Pathway.model_validate(current.document), AgentConfig.model_validate(agent_row.config)
+            )
+            latest = (
+                await conn.execute(
+                    select(func.max(pathway_versions.c.version)).where(
+                        pathway_versions.c.project_id == project_id
+                    )
+                )
+            ).scalar_one()
+            document = pathway.to_json()
+            new = latest + 1
+            await conn.execute(
+                insert(pathway_versions).values(
+                    project_id=project_id,
+                    version=new,
+                    schema_version=SCHEMA_VERSION,
+                    document=document,
+                    created_at=now,
+                    author=author,
+                    note=note,
+                )
+            )
+            await conn.execute(
+                update(projects)
+                .where(projects.c.id == project_id)
+                .values(pathway_version=new, updated_at=now)
+            )
+        return PathwayVersion(project_id, new, SCHEMA_VERSION, document, now, author, note), result
 
     async def list_pathway_versions(self, project_id: str) -> list[PathwayVersion]:
         async with read_transaction(self.engine) as conn:

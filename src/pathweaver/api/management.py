@@ -1,0 +1,334 @@
+"""The management API for the agent and its pathway (pathors-api.md sections 2.6 and 2.8).
+
+Every answer is in the ``{"data": ...}`` envelope; errors use the v1 envelope. Every change
+to the pathway is validated (section 3.7) and stored as a new immutable version in one
+transaction: a pathway that fails validation is never half saved, and two concurrent edits
+never overwrite each other. Warnings (an unreachable node, no end node) come back with the
+saved pathway under ``warnings``; errors are 400 with ``error.details.errors`` naming each
+offending node or edge.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.pathway import Edge, Node, Pathway
+from pathweaver.agent.validation import Report, ensure_valid, parse_pathway, validate_pathway
+from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.wire import iso
+from pathweaver.errors import Conflict, NotFound, PathwayError, UserError
+from pathweaver.store.projects import PathwayVersion, StoredAgent
+from pathweaver.store.store import Store
+
+CallerDep = Annotated[Caller, Depends(project_caller)]
+JsonBody = Annotated[Any, Body()]
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+# Agent ---------------------------------------------------------------------------------
+
+
+def agent_json(stored: StoredAgent) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "projectId": stored.project_id,
+        **stored.config.to_json(),
+        "updatedAt": iso(stored.updated_at),
+    }
+
+
+def _agent_error(error: ValidationError) -> UserError:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return UserError(f"{where}: {message}", details={"errors": [{"field": where, "message": message}]})
+
+
+async def get_agent(request: Request, projectId: str, caller: CallerDep) -> Any:
+    return {"data": agent_json(await _store(request).projects.get_agent(projectId))}
+
+
+async def update_agent(request: Request, projectId: str, caller: CallerDep, body: JsonBody = None) -> Any:
+    """PUT and PATCH: a partial update; fields not sent keep their value."""
+    if not isinstance(body, dict):
+        raise UserError("the request body must be a JSON object of agent fields")
+    store = _store(request)
+    current = await store.projects.get_agent(projectId)
+    merged = {**current.config.to_json(), **body}
+    try:
+        config = AgentConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise _agent_error(exc) from None
+    pathway = Pathway.model_validate((await store.projects.get_pathway(projectId)).document)
+    report = validate_pathway(pathway, config)
+    broken = [issue for issue in report.errors if issue.code == "unknown_variable_key"]
+    if broken:
+        raise PathwayError(
+            f"this change leaves the pathway invalid: {broken[0].message}",
+            details={"errors": [issue.to_json() for issue in broken]},
+        )
+    saved = await store.projects.save_agent(projectId, config)
+    return {"data": agent_json(saved)}
+
+
+# Pathway -------------------------------------------------------------------------------
+
+
+def pathway_json(version: PathwayVersion, report: Report | None = None) -> dict[str, Any]:
+    body = {**version.document, "version": version.version, "updatedAt": iso(version.created_at)}
+    if report is not None:
+        body["warnings"] = [issue.to_json() for issue in report.warnings]
+    return body
+
+
+def version_json(version: PathwayVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "createdAt": iso(version.created_at),
+        "author": version.author,
+        "note": version.note,
+        "schemaVersion": version.schema_version,
+        "nodeCount": len(version.document.get("nodes", [])),
+        "edgeCount": len(version.document.get("edges", [])),
+    }
+
+
+async def _change(
+    request: Request, project_id: str, caller: Caller, note: str, change: Any
+) -> tuple[PathwayVersion, Any, Report]:
+    reports: list[Report] = []
+
+    def checked(pathway: Pathway, agent: AgentConfig) -> tuple[Pathway, Any]:
+        new, result = change(pathway)
+        reports.append(ensure_valid(new, agent))
+        return new, result
+
+    saved, result = await _store(request).projects.update_pathway(
+        project_id, checked, author=caller.author, note=note
+    )
+    return saved, result, reports[0]
+
+
+async def get_pathway(request: Request, projectId: str, caller: CallerDep) -> Any:
+    return {"data": pathway_json(await _store(request).projects.get_pathway(projectId))}
+
+
+async def replace_pathway(request: Request, projectId: str, caller: CallerDep, body: JsonBody = None) -> Any:
+    if not isinstance(body, dict):
+        raise UserError("the request body must be a JSON object with nodes and edges")
+    document = {k: v for k, v in body.items() if k not in ("version", "updatedAt", "warnings")}
+    pathway = parse_pathway(document)
+    saved, _, report = await _change(request, projectId, caller, "replaced", lambda _old: (pathway, None))
+    return {"data": pathway_json(saved, report)}
+
+
+async def list_nodes(request: Request, projectId: str, caller: CallerDep) -> Any:
+    version = await _store(request).projects.get_pathway(projectId)
+    return {"data": version.document.get("nodes", [])}
+
+
+async def get_node(request: Request, projectId: str, nodeId: str, caller: CallerDep) -> Any:
+    version = await _store(request).projects.get_pathway(projectId)
+    for node in version.document.get("nodes", []):
+        if node.get("id") == nodeId:
+            return {"data": node}
+    raise NotFound(f"node {nodeId!r} not found")
+
+
+class NodeIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1, max_length=200)
+    position: dict[str, Any]
+    data: dict[str, Any]
+
+
+async def create_node(request: Request, projectId: str, body: NodeIn, caller: CallerDep) -> Any:
+    raw = body.model_dump(mode="json")
+
+    def add(pathway: Pathway) -> tuple[Pathway, Node]:
+        if pathway.node(body.id) is not None:
+            raise Conflict(f"a node with id {body.id!r} already exists; choose another id")
+        node = parse_pathway({"nodes": [raw], "edges": []}).nodes[0]
+        return _replace(pathway, nodes=[*pathway.nodes, node]), node
+
+    _, node, _ = await _change(request, projectId, caller, f"added node {body.id}", add)
+    return JSONResponse({"data": node.to_json()}, status_code=201)
+
+
+class NodePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: dict[str, Any] | None = None
+    position: dict[str, Any] | None = None
+
+
+async def patch_node(
+    request: Request, projectId: str, nodeId: str, body: NodePatch, caller: CallerDep
+) -> Any:
+    def patch(pathway: Pathway) -> tuple[Pathway, Node]:
+        old = pathway.node(nodeId)
+        if old is None:
+            raise NotFound(f"node {nodeId!r} not found")
+        raw = old.to_json()
+        if body.data is not None:
+            raw["data"] = {**raw.get("data", {}), **body.data}
+        if body.position is not None:
+            raw["position"] = body.position
+        node = parse_pathway({"nodes": [raw], "edges": []}).nodes[0]
+        return _replace(pathway, nodes=[node if n.id == nodeId else n for n in pathway.nodes]), node
+
+    _, node, _ = await _change(request, projectId, caller, f"edited node {nodeId}", patch)
+    return {"data": node.to_json()}
+
+
+async def delete_node(request: Request, projectId: str, nodeId: str, caller: CallerDep) -> Any:
+    def remove(pathway: Pathway) -> tuple[Pathway, int]:
+        if pathway.node(nodeId) is None:
+            raise NotFound(f"node {nodeId!r} not found")
+        edges = [e for e in pathway.edges if nodeId not in (e.source, e.target)]
+        nodes = [n for n in pathway.nodes if n.id != nodeId]
+        return _replace(pathway, nodes=nodes, edges=edges), len(pathway.edges) - len(edges)
+
+    _, removed_edges, _ = await _change(request, projectId, caller, f"deleted node {nodeId}", remove)
+    return {"data": {"id": nodeId, "deleted": True, "deletedEdges": removed_edges}}
+
+
+class EdgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(default=None, min_length=1, max_length=200)
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    condition: str = Field(min_length=1, max_length=4000)
+
+
+def _check_endpoints(pathway: Pathway, source: str, target: str) -> None:
+    for end, node_id in (("source", source), ("target", target)):
+        if pathway.node(node_id) is None:
+            raise UserError(f"{end} node {node_id!r} does not exist; create it first or fix the id")
+
+
+async def create_edge(request: Request, projectId: str, body: EdgeIn, caller: CallerDep) -> Any:
+    edge_id = body.id or f"edge-{body.source}-{body.target}-{int(time.time() * 1000)}"
+
+    def add(pathway: Pathway) -> tuple[Pathway, Edge]:
+        _check_endpoints(pathway, body.source, body.target)
+        if any(e.id == edge_id for e in pathway.edges):
+            raise Conflict(f"an edge with id {edge_id!r} already exists; choose another id")
+        edge = Edge.model_validate(
+            {
+                "id": edge_id,
+                "source": body.source,
+                "target": body.target,
+                "data": {"condition": body.condition},
+            }
+        )
+        return _replace(pathway, edges=[*pathway.edges, edge]), edge
+
+    _, edge, _ = await _change(request, projectId, caller, f"added edge {edge_id}", add)
+    return JSONResponse({"data": edge.to_json()}, status_code=201)
+
+
+class EdgePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str | None = Field(default=None, min_length=1)
+    target: str | None = Field(default=None, min_length=1)
+    condition: str | None = Field(default=None, min_length=1, max_length=4000)
+
+
+async def patch_edge(
+    request: Request, projectId: str, edgeId: str, body: EdgePatch, caller: CallerDep
+) -> Any:
+    def patch(pathway: Pathway) -> tuple[Pathway, Edge]:
+        old = next((e for e in pathway.edges if e.id == edgeId), None)
+        if old is None:
+            raise NotFound(f"edge {edgeId!r} not found")
+        raw = old.to_json()
+        raw["source"] = body.source or old.source
+        raw["target"] = body.target or old.target
+        if body.condition is not None:
+            raw["data"] = {**raw.get("data", {}), "condition": body.condition}
+        _check_endpoints(pathway, raw["source"], raw["target"])
+        edge = Edge.model_validate(raw)
+        return _replace(pathway, edges=[edge if e.id == edgeId else e for e in pathway.edges]), edge
+
+    _, edge, _ = await _change(request, projectId, caller, f"edited edge {edgeId}", patch)
+    return {"data": edge.to_json()}
+
+
+async def delete_edge(request: Request, projectId: str, edgeId: str, caller: CallerDep) -> Any:
+    def remove(pathway: Pathway) -> tuple[Pathway, None]:
+        if not any(e.id == edgeId for e in pathway.edges):
+            raise NotFound(f"edge {edgeId!r} not found")
+        return _replace(pathway, edges=[e for e in pathway.edges if e.id != edgeId]), None
+
+    await _change(request, projectId, caller, f"deleted edge {edgeId}", remove)
+    return {"data": {"id": edgeId, "deleted": True}}
+
+
+async def current_version(request: Request, projectId: str, caller: CallerDep) -> Any:
+    return {"data": version_json(await _store(request).projects.get_pathway(projectId))}
+
+
+async def list_versions(request: Request, projectId: str, caller: CallerDep) -> Any:
+    versions = await _store(request).projects.list_pathway_versions(projectId)
+    return {"data": [version_json(v) for v in versions]}
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    targetVersion: int = Field(ge=1)
+
+
+async def rollback(request: Request, projectId: str, body: RollbackIn, caller: CallerDep) -> Any:
+    store = _store(request)
+    versions = await store.projects.list_pathway_versions(projectId)
+    target = next((v for v in versions if v.version == body.targetVersion), None)
+    if target is None:
+        newest = versions[0].version if versions else 0
+        raise UserError(f"targetVersion {body.targetVersion} does not exist; versions are 1 to {newest}")
+    restored = Pathway.model_validate(target.document)
+    saved, _, report = await _change(
+        request, projectId, caller, f"rollback to version {body.targetVersion}", lambda _old: (restored, None)
+    )
+    return {"data": pathway_json(saved, report)}
+
+
+def _replace(
+    pathway: Pathway, *, nodes: list[Node] | None = None, edges: list[Edge] | None = None
+) -> Pathway:
+    """A new pathway with other nodes or edges (extension fields at the top level kept)."""
+    document = pathway.to_json()
+    if nodes is not None:
+        document["nodes"] = [n.to_json() for n in nodes]
+    if edges is not None:
+        document["edges"] = [e.to_json() for e in edges]
+    return Pathway.model_validate(document)
+
+
+def management_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/projects/{projectId}", tags=["agent and pathway"])
+    router.add_api_route("/agent", get_agent, methods=["GET"])
+    router.add_api_route("/agent", update_agent, methods=["PUT", "PATCH"])
+    router.add_api_route("/pathway", get_pathway, methods=["GET"])
+    router.add_api_route("/pathway", replace_pathway, methods=["PUT"])
+    router.add_api_route("/pathway/nodes", list_nodes, methods=["GET"])
+    router.add_api_route("/pathway/nodes", create_node, methods=["POST"], status_code=201)
+    router.add_api_route("/pathway/nodes/{nodeId}", get_node, methods=["GET"])
+    router.add_api_route("/pathway/nodes/{nodeId}", patch_node, methods=["PATCH"])
+    router.add_api_route("/pathway/nodes/{nodeId}", delete_node, methods=["DELETE"])
+    router.add_api_route("/pathway/edges", create_edge, methods=["POST"], status_code=201)
+    router.add_api_route("/pathway/edges/{edgeId}", patch_edge, methods=["PATCH"])
+    router.add_api_route("/pathway/edges/{edgeId}", delete_edge, methods=["DELETE"])
+    router.add_api_route("/pathway/version", current_version, methods=["GET"])
+    router.add_api_route("/pathway/versions", list_versions, methods=["GET"])
+    router.add_api_route("/pathway/rollback", rollback, methods=["POST"])
+    return router
