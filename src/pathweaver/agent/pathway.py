@@ -145,7 +145,9 @@ def default_pathway() -> Pathway:
                     "id": "edge-start-end",
                     "source": "start",
                     "target": "end",
-                    "data": {"condition": "The user has nothing more to ask and wants to end the conversation"},
+                    "data": {
+                        "condition": "The user has nothing more to ask and wants to end the conversation"
+                    },
                 }
             ],
         }

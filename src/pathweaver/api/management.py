@@ -317,7 +317,8 @@ def _replace(
 def management_router() -> APIRouter:
     router = APIRouter(prefix="/v1/projects/{projectId}", tags=["agent and pathway"])
     router.add_api_route("/agent", get_agent, methods=["GET"])
-    router.add_api_route("/agent", update_agent, methods=["PUT", "PATCH"])
+    router.add_api_route("/agent", update_agent, methods=["PUT"], name="replace_agent")
+    router.add_api_route("/agent", update_agent, methods=["PATCH"], name="patch_agent")
     router.add_api_route("/pathway", get_pathway, methods=["GET"])
     router.add_api_route("/pathway", replace_pathway, methods=["PUT"])
     router.add_api_route("/pathway/nodes", list_nodes, methods=["GET"])

@@ -69,9 +69,7 @@ def reconcile(history: Sequence[StoredMessage], incoming: Sequence[Message]) -> 
             break
     new = sent[overlap:]
     if not new:
-        raise UserError(
-            "no new message: the last message is already answered; send a new user message"
-        )
+        raise UserError("no new message: the last message is already answered; send a new user message")
     for index, message in enumerate(new, start=overlap):
         if message.role == "assistant":
             raise Conflict(
