@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from pathweaver import __version__
 from pathweaver.api import errors
+from pathweaver.api.history import history_routers
 from pathweaver.api.interactive import interactive_router
 from pathweaver.api.management import management_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders
@@ -68,7 +69,7 @@ def create_app(
     )
     app.state.settings = settings
     errors.install(app)
-    for router in runtime_routers():
+    for router in [*history_routers(), *runtime_routers()]:
         app.include_router(router)
     app.include_router(projects_router())
     app.include_router(interactive_router())

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -286,6 +286,89 @@ class SessionStore:
             ).first()
         return (_session(row) if row else None), bool(result.rowcount)
 
+    async def list(
+        self,
+        project_id: str,
+        *,
+        page: int,
+        page_size: int,
+        text: str | None = None,
+        ended: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[list[SessionState], int]:
+        """A page of sessions, newest first, with the total count of matches.
+
+        ``text`` matches the session id, the variables and the messages, ignoring case.
+        """
+        conditions = [sessions.c.project_id == project_id]
+        if text:
+            pattern = like_pattern(text)
+            in_messages = (
+                select(messages.c.session_id)
+                .where(messages.c.session_id == sessions.c.id, messages.c.content.ilike(pattern, escape="\\"))
+                .exists()
+            )
+            conditions.append(
+                or_(
+                    sessions.c.external_id.ilike(pattern, escape="\\"),
+                    sessions.c.variables.cast(messages.c.content.type).ilike(pattern, escape="\\"),
+                    in_messages,
+                )
+            )
+        if ended is not None:
+            conditions.append(sessions.c.status == ("ended" if ended else "active"))
+        if since is not None:
+            conditions.append(sessions.c.created_at >= since)
+        if until is not None:
+            conditions.append(sessions.c.created_at < until)
+        query = (
+            select(sessions)
+            .where(*conditions)
+            .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+        async with read_transaction(self.engine) as conn:
+            rows = (await conn.execute(query)).all()
+            total = (
+                await conn.execute(select(func.count()).select_from(sessions).where(*conditions))
+            ).scalar_one()
+        return [_session(r) for r in rows], int(total)
+
+    async def set_marked(self, project_id: str, external_id: str, marked: bool) -> SessionState | None:
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                update(sessions)
+                .where(sessions.c.project_id == project_id, sessions.c.external_id == external_id)
+                .values(marked=marked)
+            )
+            row = (
+                await conn.execute(
+                    select(sessions).where(
+                        sessions.c.project_id == project_id, sessions.c.external_id == external_id
+                    )
+                )
+            ).first()
+        return _session(row) if row else None
+
+    async def first_messages(self, session_pks: Sequence[int]) -> dict[int, str]:
+        """The first user message of each session (a preview for lists)."""
+        if not session_pks:
+            return {}
+        first = (
+            select(messages.c.session_id, func.min(messages.c.seq).label("seq"))
+            .where(messages.c.session_id.in_(list(session_pks)), messages.c.role == "user")
+            .group_by(messages.c.session_id)
+            .subquery()
+        )
+        query = select(messages.c.session_id, messages.c.content).join(
+            first, (messages.c.session_id == first.c.session_id) & (messages.c.seq == first.c.seq)
+        )
+        async with read_transaction(self.engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return {r.session_id: (r.content or "")[:200] for r in rows}
+
     async def search(
         self, project_id: str, needle: str, *, limit: int, offset: int
     ) -> tuple[list[SessionState], int]:
@@ -294,7 +377,7 @@ class SessionStore:
         SQL narrows with a case-insensitive LIKE (portable); the exact, case-sensitive test
         runs here on the rendered JSON. Newest ``updatedAt`` first.
         """
-        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(needle)
         any_message = (
             select(messages.c.session_id)
             .where(messages.c.content.ilike(pattern, escape="\\"))
@@ -325,3 +408,8 @@ def session_data_json(session: SessionState, history: Sequence[StoredMessage]) -
         "messages": [{"role": m.role, "content": m.content} for m in history],
     }
     return json.dumps(data, ensure_ascii=False)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere (``\\`` escapes ``%`` and ``_``)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

