@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +29,20 @@ class Project:
         return {"Authorization": f"Bearer {self.key}"}
 
 
+POSTGRES_URL = os.environ.get("PATHWEAVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test that touches storage runs on SQLite and on PostgreSQL."""
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, backend: str) -> Settings:
+    if backend == "postgres":
+        schema = f"t_{secrets.token_hex(6)}"
+        return Settings(data_dir=tmp_path, fake_model=True, database_url=POSTGRES_URL, database_schema=schema)
     return Settings(data_dir=tmp_path, fake_model=True)
 
 
@@ -36,6 +50,9 @@ def settings(tmp_path: Path) -> Settings:
 async def store(settings: Settings) -> AsyncIterator[Store]:
     the_store = await Store.open(settings)
     yield the_store
+    if settings.database_schema:
+        async with the_store.engine.begin() as conn:
+            await conn.exec_driver_sql(f'DROP SCHEMA "{settings.database_schema}" CASCADE')
     await the_store.close()
 
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL. Default: ``sqlite+aiosqlite:///<data_dir>/pathweaver.db``.
     ``sqlite:///...``, ``postgresql://...`` and ``postgresql+asyncpg://...`` are accepted."""
+
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """PostgreSQL only: the schema to keep Pathweaver's tables in (created if missing).
+    Default: the connection's ``search_path`` (normally ``public``)."""
 
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """WAL+NORMAL survives process crashes; FULL also survives power loss, at a cost."""

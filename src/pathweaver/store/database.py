@@ -22,8 +22,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False) -> AsyncEngine:
-    """Create the async engine for ``url`` (an async SQLAlchemy URL)."""
+def make_engine(
+    url: str, *, sqlite_synchronous: str = "NORMAL", schema: str | None = None, echo: bool = False
+) -> AsyncEngine:
+    """Create the async engine for ``url`` (an async SQLAlchemy URL).
+
+    ``schema`` (PostgreSQL) puts every table in that schema, through the connection's
+    ``search_path``; :func:`migrate` creates it when missing.
+    """
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -36,9 +42,19 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = Fa
         )
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
-    return create_async_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_dumps
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["server_settings"] = {"search_path": schema}
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        json_serializer=_dumps,
+        connect_args=connect_args,
     )
+    return engine
 
 
 def _dumps(value: Any) -> str:
@@ -85,7 +101,7 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
-async def migrate(engine: AsyncEngine) -> None:
+async def migrate(engine: AsyncEngine, schema: str | None = None) -> None:
     """Bring the schema to the latest migration (idempotent; safe to call at every start).
 
     On PostgreSQL an advisory lock makes concurrent workers migrate one at a time; on
@@ -94,4 +110,6 @@ async def migrate(engine: AsyncEngine) -> None:
     async with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+            if schema:
+                await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))

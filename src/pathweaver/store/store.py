@@ -19,8 +19,12 @@ class Store:
     @classmethod
     async def open(cls, settings: Settings) -> Store:
         """Connect to the configured database and apply migrations."""
-        engine = make_engine(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
-        await migrate(engine)
+        engine = make_engine(
+            settings.resolved_database_url(),
+            sqlite_synchronous=settings.sqlite_synchronous,
+            schema=settings.database_schema,
+        )
+        await migrate(engine, settings.database_schema)
         return cls(engine)
 
     async def close(self) -> None:
