@@ -16,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 from pathweaver.agent.pathway import Pathway
 from pathweaver.config import Settings
@@ -34,6 +37,8 @@ from pathweaver.store.schema import utcnow
 from pathweaver.store.store import Store
 
 PATHWAY_CACHE_SIZE = 256
+#: Seconds a turn's lease on its session lasts without renewal (renewed every third of it).
+LEASE_TTL = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,21 +224,52 @@ class Conversations:
 
     @contextlib.asynccontextmanager
     async def _turn_lock(self, session_pk: int) -> AsyncIterator[None]:
+        """Hold the session for one turn, across tasks and across worker processes.
+
+        Within a worker an asyncio lock queues turns without touching the database; across
+        workers a lease on the session row (owner and expiry, renewed while the turn runs)
+        does. A worker that dies mid-turn leaves a lease that expires after ``LEASE_TTL``
+        seconds. Waiting is bounded by ``session_lock_timeout``; then 409 with Retry-After.
+        """
+        deadline = time.monotonic() + self.settings.session_lock_timeout
+        busy = Conflict(
+            "another turn on this session is still running; retry shortly",
+            retry_after=max(1.0, self.settings.session_lock_timeout),
+        )
         lock = self._locks.get(session_pk)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[session_pk] = lock
         try:
-            await asyncio.wait_for(lock.acquire(), timeout=self.settings.session_lock_timeout)
+            await asyncio.wait_for(lock.acquire(), timeout=max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            raise Conflict(
-                "another turn on this session is still running; retry shortly",
-                retry_after=max(1.0, self.settings.session_lock_timeout),
-            ) from None
+            raise busy from None
+        owner = secrets.token_hex(8)
+        heartbeat: asyncio.Task[None] | None = None
         try:
+            pause = 0.01
+            while not await self.store.sessions.acquire_lease(session_pk, owner, LEASE_TTL):
+                if time.monotonic() + pause > deadline:
+                    raise busy
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.2)
+            heartbeat = asyncio.create_task(self._renew(session_pk, owner))
             yield
         finally:
+            # Cleanup must run even when the request was cancelled (a client that went
+            # away): shield it, or the lease would linger until it expires.
+            with anyio.CancelScope(shield=True):
+                if heartbeat is not None:
+                    heartbeat.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await heartbeat
+                    await self.store.sessions.release_lease(session_pk, owner)
             lock.release()
+
+    async def _renew(self, session_pk: int, owner: str) -> None:
+        while True:
+            await asyncio.sleep(LEASE_TTL / 3)
+            await self.store.sessions.renew_lease(session_pk, owner, LEASE_TTL)
 
 
 def _usage_json(usage: Usage | None) -> dict[str, int] | None:

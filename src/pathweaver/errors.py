@@ -110,3 +110,9 @@ class ModelOutputError(LLMError):
     """The model answered, but not in the required format (invalid or truncated JSON)."""
 
     code = "invalid_model_output"
+
+
+class Unprocessable(UserError):
+    """Valid JSON that cannot be processed as sent (an idempotency key reused for another body)."""
+
+    status = 422

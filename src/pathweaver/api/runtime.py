@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from pathweaver.api import idempotency
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.wire import (
     DONE,
@@ -45,6 +46,7 @@ log = logging.getLogger("pathweaver.api")
 OPENAI = {"x-error-style": "openai"}
 FLAT = {"x-error-style": "flat"}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+REPLAYED = {"Idempotent-Replayed": "true"}
 
 CallerDep = Annotated[Caller, Depends(project_caller)]
 
@@ -92,10 +94,17 @@ def _check_chat(settings: Settings, body: ChatCompletionBody) -> None:
 async def create_session(request: Request, projectId: str, body: CreateSessionBody, caller: CallerDep) -> Any:
     variables = body.variables or {}
     _check_variables(_settings(request), variables)
-    session, _created = await _conversations(request).create_session(
-        projectId, body.session_id, variables=variables, provider=body.provider
-    )
-    return {"sessionId": session.external_id, "pathwayId": projectId}
+    claim, stored = await idempotency.claim(request, projectId, "session.create", running_ttl=60)
+    if stored is not None:
+        return JSONResponse(stored.body, status_code=stored.status_code, headers=REPLAYED)
+    async with idempotency.forgotten_on_error(claim):
+        session, _created = await _conversations(request).create_session(
+            projectId, body.session_id, variables=variables, provider=body.provider
+        )
+        answer = {"sessionId": session.external_id, "pathwayId": projectId}
+        if claim is not None:
+            await claim.finish(200, answer, {})
+    return answer
 
 
 async def get_session(request: Request, projectId: str, sessionId: str, caller: CallerDep) -> Any:
@@ -140,49 +149,82 @@ async def chat_completions(
 ) -> Any:
     settings = _settings(request)
     _check_chat(settings, body)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    claim, stored = await idempotency.claim(
+        request, projectId, "chat.completions", running_ttl=settings.llm_total_timeout + 60
+    )
+    if stored is not None:
+        headers = {**stored.headers, **REPLAYED}
+        if body.stream:
+            return StreamingResponse(
+                _replay_sse(stored.body, include_usage),
+                media_type="text/event-stream",
+                headers={**headers, **SSE_HEADERS},
+            )
+        return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+
     session_id = x_session_id or body.session_id or f"session-{secrets.token_hex(12)}"
     completion_id = new_completion_id()
-    events = _conversations(request).chat(
-        projectId,
-        session_id,
-        [m.to_message() for m in body.messages],
-        client_tools=body.client_tools(),
-        completion_id=completion_id,
-    )
     headers = {"X-Session-ID": session_id}
-    if not body.stream:
-        result: TurnResult | None = None
-        async for event in events:
-            if isinstance(event, TurnResult):
-                result = event
-        assert result is not None
-        return JSONResponse(
-            completion_json(
-                completion_id=result.completion_id,
-                created=result.created,
-                text=result.text,
-                tool_calls=result.tool_calls,
-                finish_reason=result.finish_reason,
-                usage=result.usage,
-                session_id=session_id,
-            ),
-            headers=headers,
+    async with idempotency.forgotten_on_error(claim):
+        events = _conversations(request).chat(
+            projectId,
+            session_id,
+            [m.to_message() for m in body.messages],
+            client_tools=body.client_tools(),
+            completion_id=completion_id,
         )
+        if not body.stream:
+            result: TurnResult | None = None
+            async for event in events:
+                if isinstance(event, TurnResult):
+                    result = event
+            assert result is not None
+            answer = _completion(result, session_id)
+            if claim is not None:
+                await claim.finish(200, answer, headers)
+            return JSONResponse(answer, headers=headers)
 
-    # Pull events until the first output: errors before it become a plain JSON error
-    # response with the right status; after it, they become an SSE error event.
-    iterator = aiter(events)
-    primed: list[ChatEvent] = []
-    async for event in iterator:
-        primed.append(event)
-        if isinstance(event, ReplyDelta | ToolCallDelta | TurnResult):
-            break
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        # Pull events until the first output: errors before it become a plain JSON error
+        # response with the right status; after it, they become an SSE error event.
+        iterator = aiter(events)
+        primed: list[ChatEvent] = []
+        async for event in iterator:
+            primed.append(event)
+            if isinstance(event, ReplyDelta | ToolCallDelta | TurnResult):
+                break
     return StreamingResponse(
-        _sse(events, primed, iterator, completion_id, session_id, include_usage),
+        _sse(events, primed, iterator, completion_id, session_id, include_usage, claim),
         media_type="text/event-stream",
         headers={**headers, **SSE_HEADERS},
     )
+
+
+def _completion(result: TurnResult, session_id: str) -> dict[str, Any]:
+    return completion_json(
+        completion_id=result.completion_id,
+        created=result.created,
+        text=result.text,
+        tool_calls=result.tool_calls,
+        finish_reason=result.finish_reason,
+        usage=result.usage,
+        session_id=session_id,
+    )
+
+
+async def _replay_sse(completion: dict[str, Any], include_usage: bool) -> AsyncIterator[bytes]:
+    """A stored completion, sent again as the stream it was."""
+    writer = ChunkWriter(completion["id"], completion["created"], completion["session_id"])
+    choice = completion["choices"][0]
+    yield writer.delta({"role": "assistant", "content": ""})
+    if choice["message"].get("content"):
+        yield writer.content(choice["message"]["content"])
+    for index, call in enumerate(choice["message"].get("tool_calls") or []):
+        yield writer.delta({"tool_calls": [{"index": index, **call}]})
+    yield writer.delta({}, choice["finish_reason"])
+    if include_usage:
+        yield writer.usage_json(completion["usage"])
+    yield DONE
 
 
 async def _sse(
@@ -192,9 +234,10 @@ async def _sse(
     completion_id: str,
     session_id: str,
     include_usage: bool,
+    claim: idempotency.Claim | None,
 ) -> AsyncIterator[bytes]:
     writer: ChunkWriter | None = None
-    async with contextlib.aclosing(events):  # type: ignore[type-var]
+    async with contextlib.aclosing(events), idempotency.forgotten_on_error(claim):  # type: ignore[type-var]
         try:
             async for event in _chain(primed, iterator):
                 if writer is None:
@@ -215,6 +258,10 @@ async def _sse(
                             call["function"] = {"arguments": arguments}
                         yield writer.delta({"tool_calls": [call]})
                     case TurnResult() as result:
+                        if claim is not None:
+                            await claim.finish(
+                                200, _completion(result, session_id), {"X-Session-ID": session_id}
+                            )
                         if result.replayed:
                             for chunk in _replayed_chunks(writer, result):
                                 yield chunk
@@ -225,9 +272,13 @@ async def _sse(
                     case _:
                         pass
         except PathweaverError as exc:
+            if claim is not None:
+                await claim.forget()
             yield sse_error(exc.message, exc.type, exc.code)
         except Exception:
             log.exception("stream failed")
+            if claim is not None:
+                await claim.forget()
             yield sse_error("internal error; it has been logged", "server_error", None)
 
 

@@ -198,7 +198,10 @@ class ChunkWriter:
         ).encode()
 
     def usage(self, usage: Any) -> bytes:
-        return (self._head + '[],"usage":' + json.dumps(usage_json(usage)) + "}\n\n").encode()
+        return self.usage_json(usage_json(usage))
+
+    def usage_json(self, usage: dict[str, int]) -> bytes:
+        return (self._head + '[],"usage":' + json.dumps(usage) + "}\n\n").encode()
 
 
 def sse_error(message: str, type_: str, code: str | None) -> bytes:

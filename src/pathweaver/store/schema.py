@@ -131,6 +131,9 @@ sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime, nullable=True),
+    # The turn lease: which worker runs this session's current turn, and until when.
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
     UniqueConstraint("project_id", "external_id", name="uq_sessions_project_external"),
     Index("ix_sessions_project_updated", "project_id", "updated_at"),
 )
@@ -162,4 +165,19 @@ messages = Table(
     Column("tool_call_id", String(200), nullable=True),
     Column("node_id", String(200), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("project_id", String(64), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("scope", String(32), primary_key=True),  # "session.create" | "chat.completions"
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the request body and session
+    Column("status", String(16), nullable=False),  # running | done
+    Column("status_code", Integer, nullable=True),
+    Column("response", Json, nullable=True),
+    Column("headers", Json, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, func, insert, or_, select, update
@@ -205,6 +205,37 @@ class SessionStore:
             )
             for r in rows
         ]
+
+    async def acquire_lease(self, session_pk: int, owner: str, ttl: float) -> bool:
+        """Take the session's turn lease if it is free or expired; False if another turn holds it."""
+        now = utcnow()
+        async with write_transaction(self.engine) as conn:
+            result = await conn.execute(
+                update(sessions)
+                .where(
+                    sessions.c.id == session_pk,
+                    or_(sessions.c.lease_owner.is_(None), sessions.c.lease_until < now),
+                )
+                .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
+            )
+        return bool(result.rowcount)
+
+    async def renew_lease(self, session_pk: int, owner: str, ttl: float) -> bool:
+        async with write_transaction(self.engine) as conn:
+            result = await conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_pk, sessions.c.lease_owner == owner)
+                .values(lease_until=utcnow() + timedelta(seconds=ttl))
+            )
+        return bool(result.rowcount)
+
+    async def release_lease(self, session_pk: int, owner: str) -> None:
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_pk, sessions.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
 
     async def commit_turn(
         self,

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pathweaver.config import Settings
 from pathweaver.store.database import make_engine, migrate
+from pathweaver.store.idempotency import IdempotencyStore
 from pathweaver.store.projects import ProjectStore
 from pathweaver.store.sessions import SessionStore
 
@@ -15,6 +16,7 @@ class Store:
         self.engine = engine
         self.projects = ProjectStore(engine)
         self.sessions = SessionStore(engine)
+        self.idempotency = IdempotencyStore(engine)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:
