@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     session_lock_timeout: float = 2.0
     """How long a turn waits for the previous turn of its session before answering 409."""
 
+    session_lease_ttl: float = Field(default=10.0, ge=1.0)
+    """Seconds a turn holds its session without renewal (renewed every third of it while the
+    turn runs). After a worker crash, its sessions accept turns again within this time."""
+
     max_steps_per_turn: int = 8
     """Node moves, tool rounds and goto hops one turn may take before it fails."""
 

@@ -37,8 +37,6 @@ from pathweaver.store.schema import utcnow
 from pathweaver.store.store import Store
 
 PATHWAY_CACHE_SIZE = 256
-#: Seconds a turn's lease on its session lasts without renewal (renewed every third of it).
-LEASE_TTL = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +226,11 @@ class Conversations:
 
         Within a worker an asyncio lock queues turns without touching the database; across
         workers a lease on the session row (owner and expiry, renewed while the turn runs)
-        does. A worker that dies mid-turn leaves a lease that expires after ``LEASE_TTL``
-        seconds. Waiting is bounded by ``session_lock_timeout``; then 409 with Retry-After.
+        does. A worker that dies mid-turn leaves a lease that expires within
+        ``session_lease_ttl`` seconds. Waiting is bounded by ``session_lock_timeout``; then 409 with Retry-After.
         """
         deadline = time.monotonic() + self.settings.session_lock_timeout
+        ttl = self.settings.session_lease_ttl
         busy = Conflict(
             "another turn on this session is still running; retry shortly",
             retry_after=max(1.0, self.settings.session_lock_timeout),
@@ -248,12 +247,16 @@ class Conversations:
         heartbeat: asyncio.Task[None] | None = None
         try:
             pause = 0.01
-            while not await self.store.sessions.acquire_lease(session_pk, owner, LEASE_TTL):
+            while (held_until := await self.store.sessions.acquire_lease(session_pk, owner, ttl)) is not None:
                 if time.monotonic() + pause > deadline:
+                    # Tell the client when the holder's lease runs out (a crashed worker's
+                    # lease is never renewed), within [1 s, the lease's length].
+                    remaining = (held_until - utcnow()).total_seconds()
+                    busy.retry_after = min(max(1.0, remaining), ttl)
                     raise busy
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.2)
-            heartbeat = asyncio.create_task(self._renew(session_pk, owner))
+            heartbeat = asyncio.create_task(self._renew(session_pk, owner, ttl))
             yield
         finally:
             # Cleanup must run even when the request was cancelled (a client that went
@@ -266,10 +269,10 @@ class Conversations:
                     await self.store.sessions.release_lease(session_pk, owner)
             lock.release()
 
-    async def _renew(self, session_pk: int, owner: str) -> None:
+    async def _renew(self, session_pk: int, owner: str, ttl: float) -> None:
         while True:
-            await asyncio.sleep(LEASE_TTL / 3)
-            await self.store.sessions.renew_lease(session_pk, owner, LEASE_TTL)
+            await asyncio.sleep(ttl / 3)
+            await self.store.sessions.renew_lease(session_pk, owner, ttl)
 
 
 def _usage_json(usage: Usage | None) -> dict[str, int] | None:

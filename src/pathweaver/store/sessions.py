@@ -21,7 +21,7 @@ from pathweaver.engine.state import NewMessage, SessionState, StoredMessage, Tur
 from pathweaver.errors import Conflict
 from pathweaver.llm.base import Message, ToolCall
 from pathweaver.store.database import read_transaction, write_transaction
-from pathweaver.store.schema import messages, sessions, turns, utcnow
+from pathweaver.store.schema import UTCDateTime, messages, sessions, turns, utcnow
 
 
 def _session(row: Row[Any]) -> SessionState:
@@ -206,8 +206,11 @@ class SessionStore:
             for r in rows
         ]
 
-    async def acquire_lease(self, session_pk: int, owner: str, ttl: float) -> bool:
-        """Take the session's turn lease if it is free or expired; False if another turn holds it."""
+    async def acquire_lease(self, session_pk: int, owner: str, ttl: float) -> datetime | None:
+        """Take the session's turn lease if it is free or expired.
+
+        Returns None when taken, else when the other turn's lease runs out.
+        """
         now = utcnow()
         async with write_transaction(self.engine) as conn:
             result = await conn.execute(
@@ -218,7 +221,12 @@ class SessionStore:
                 )
                 .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
             )
-        return bool(result.rowcount)
+            if result.rowcount:
+                return None
+            held = (
+                await conn.execute(select(sessions.c.lease_until).where(sessions.c.id == session_pk))
+            ).scalar()
+        return UTCDateTime().process_result_value(held, conn.dialect) or now
 
     async def renew_lease(self, session_pk: int, owner: str, ttl: float) -> bool:
         async with write_transaction(self.engine) as conn:
