@@ -298,3 +298,19 @@ async def test_openapi_document_is_served(client) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert "/v1/projects/{projectId}/chat/completions" in spec["paths"]
     assert "/api/project/{projectId}/integration/api/session" in spec["paths"]
+
+
+async def test_overhead_header_excludes_model_time(client, project: Project, model: ScriptedModel) -> None:
+    import asyncio
+
+    from pathweaver.llm.base import Finish, TextDelta
+
+    async def slow_stream(request):
+        await asyncio.sleep(0.3)
+        yield TextDelta("late")
+        yield Finish("stop")
+
+    model.stream = slow_stream  # type: ignore[method-assign]
+    response = await chat(client, project, [user("hi")])
+    overhead = float(response.headers["x-pathweaver-overhead-ms"])
+    assert 0 <= overhead < 300, "the 300 ms the model took is not overhead"

@@ -18,12 +18,13 @@ from pathweaver.api import errors
 from pathweaver.api.history import history_routers
 from pathweaver.api.interactive import interactive_router
 from pathweaver.api.management import management_router
-from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders
+from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders, OverheadHeader
 from pathweaver.api.projects import projects_router
 from pathweaver.api.runtime import runtime_routers
 from pathweaver.config import Settings, load_settings
 from pathweaver.conversations import Conversations
 from pathweaver.llm.base import Model
+from pathweaver.llm.metered import MeteredModel
 from pathweaver.store.store import Store
 
 log = logging.getLogger("pathweaver")
@@ -48,7 +49,7 @@ def create_app(
                 the_model = model
             app.state.store = the_store
             app.state.model = the_model
-            app.state.conversations = Conversations(the_store, the_model, settings)
+            app.state.conversations = Conversations(the_store, MeteredModel(the_model), settings)
             try:
                 yield
             finally:
@@ -80,6 +81,7 @@ def create_app(
         return {"status": "ok"}
 
     app.add_middleware(LegacyPathHeaders, sunset=settings.legacy_sunset)
+    app.add_middleware(OverheadHeader)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pathweaver.llm.metered import UpstreamClock, current_clock
 
 
 class BodyLimit:
@@ -104,3 +107,35 @@ class LegacyPathHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class OverheadHeader:
+    """``X-Pathweaver-Overhead-Ms``: time spent on a request outside model calls.
+
+    Measured from the request's arrival to the start of the response, minus the time some
+    model call was in flight. For a stream that is the overhead up to its first byte (the
+    headers leave with it); per-chunk relay costs are measured by the benchmarks.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        clock = UpstreamClock()
+        token = current_clock.set(clock)
+        began = time.perf_counter()
+
+        async def timed_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                overhead = (time.perf_counter() - began - clock.busy_now()) * 1000
+                header = (b"x-pathweaver-overhead-ms", f"{max(overhead, 0.0):.2f}".encode())
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            current_clock.reset(token)
