@@ -70,6 +70,22 @@ class Settings(BaseSettings):
     """Seconds a turn holds its session without renewal (renewed every third of it while the
     turn runs). After a worker crash, its sessions accept turns again within this time."""
 
+    session_idle_timeout: float = 86_400.0
+    """Seconds without a turn after which a session is ended (and finalized); 0 turns it off."""
+
+    lifecycle_poll_interval: float = 1.0
+    """How often each worker looks for end-of-session jobs and due webhook deliveries."""
+
+    webhook_max_attempts: int = 6
+    webhook_retry_base: float = 2.0
+    """Seconds before the first retry; each next retry waits twice as long (with jitter)."""
+    webhook_timeout: float = 10.0
+    """Seconds a receiver has to answer one delivery."""
+
+    outbound_allow: str = ""
+    """Comma-separated hosts or CIDRs that outbound calls (tools, MCP, webhooks) may reach
+    although they are private or loopback, for self-hosters whose services are internal."""
+
     max_steps_per_turn: int = 8
     """Node moves, tool rounds and goto hops one turn may take before it fails."""
 

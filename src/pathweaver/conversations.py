@@ -19,7 +19,7 @@ import secrets
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,8 @@ from pathweaver.engine.history import reconcile
 from pathweaver.engine.state import SessionState, StoredMessage, TurnOutcome, TurnRecord
 from pathweaver.engine.turn import Limits, TurnInput, run_turn
 from pathweaver.errors import Conflict, NotFound
+from pathweaver.lifecycle import payloads
+from pathweaver.lifecycle.finalize import deliveries_for
 from pathweaver.llm.base import Message, Model, ToolSpec, Usage
 from pathweaver.store.schema import utcnow
 from pathweaver.store.store import Store
@@ -58,10 +60,14 @@ ChatEvent = TurnEvent | TurnResult
 
 
 class Conversations:
-    def __init__(self, store: Store, model: Model, settings: Settings):
+    def __init__(
+        self, store: Store, model: Model, settings: Settings, *, on_end: Callable[[], None] | None = None
+    ):
         self.store = store
         self.model = model
         self.settings = settings
+        #: Called when a session ends here, to wake the lifecycle worker at once.
+        self.on_end = on_end or (lambda: None)
         self.limits = Limits(max_steps=settings.max_steps_per_turn)
         self._pathways: OrderedDict[tuple[str, int], Pathway] = OrderedDict()
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -93,6 +99,8 @@ class Conversations:
         agent = (await self.store.projects.get_agent(project_id)).config
         pathway = await self.pathway(project_id, project.pathway_version)
         start = pathway.start_node()
+        started = payloads.session_started(project_id, external_id, provider, variables)
+        subscriptions = await self.store.lifecycle.subscriptions(project_id)
         return await self.store.sessions.create(
             project_id,
             external_id,
@@ -101,6 +109,7 @@ class Conversations:
             pathway_version=project.pathway_version,
             start_node_id=start.id if start else None,
             first_message=agent.first_message,
+            started=deliveries_for([started], agent, subscriptions),
         )
 
     async def get_session(self, project_id: str, external_id: str) -> SessionState:
@@ -116,7 +125,11 @@ class Conversations:
         return await self.store.sessions.turns(session.pk)
 
     async def end(self, project_id: str, external_id: str, reason: str) -> tuple[SessionState | None, bool]:
-        return await self.store.sessions.end(project_id, external_id, reason)
+        """End a session (idempotent); the end-of-session pipeline runs once, in the background."""
+        session, changed = await self.store.sessions.end(project_id, external_id, reason)
+        if changed:
+            self.on_end()
+        return session, changed
 
     # Turns ------------------------------------------------------------------------------
 
@@ -188,6 +201,8 @@ class Conversations:
             committed = await self.store.sessions.commit_turn(
                 session, outcome, started_at=started, response=response
             )
+            if committed.ended:
+                self.on_end()
             yield TurnResult(
                 session=committed,
                 completion_id=completion_id,

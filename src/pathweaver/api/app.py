@@ -7,6 +7,8 @@ owner); otherwise they are opened at start-up from the settings and closed at sh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,8 +23,11 @@ from pathweaver.api.management import management_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders, OverheadHeader
 from pathweaver.api.projects import projects_router
 from pathweaver.api.runtime import runtime_routers
+from pathweaver.api.webhooks import webhook_routers
 from pathweaver.config import Settings, load_settings
 from pathweaver.conversations import Conversations
+from pathweaver.lifecycle.delivery import HttpPoster
+from pathweaver.lifecycle.worker import LifecycleWorker
 from pathweaver.llm.base import Model
 from pathweaver.llm.metered import MeteredModel
 from pathweaver.store.store import Store
@@ -47,12 +52,22 @@ def create_app(
                 the_model = build_model(settings)
             else:
                 the_model = model
+            poster = HttpPoster(timeout=settings.webhook_timeout)
+            worker = LifecycleWorker(the_store, the_model, settings, poster)
             app.state.store = the_store
             app.state.model = the_model
-            app.state.conversations = Conversations(the_store, MeteredModel(the_model), settings)
+            app.state.lifecycle = worker
+            app.state.conversations = Conversations(
+                the_store, MeteredModel(the_model), settings, on_end=worker.wake.set
+            )
+            task = asyncio.create_task(worker.run(), name="pathweaver-lifecycle")
             try:
                 yield
             finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await poster.aclose()
                 if own_model:
                     await the_model.aclose()
         finally:
@@ -70,7 +85,7 @@ def create_app(
     )
     app.state.settings = settings
     errors.install(app)
-    for router in [*history_routers(), *runtime_routers()]:
+    for router in [*history_routers(), *runtime_routers(), *webhook_routers()]:
         app.include_router(router)
     app.include_router(projects_router())
     app.include_router(interactive_router())

@@ -21,6 +21,7 @@ from pathweaver.engine.state import NewMessage, SessionState, StoredMessage, Tur
 from pathweaver.errors import Conflict
 from pathweaver.llm.base import Message, ToolCall
 from pathweaver.store.database import read_transaction, write_transaction
+from pathweaver.store.lifecycle import NewDelivery, enqueue_finalize, insert_deliveries
 from pathweaver.store.schema import UTCDateTime, messages, sessions, turns, utcnow
 
 
@@ -89,6 +90,11 @@ class SessionStore:
             ).first()
         return _session(row) if row else None
 
+    async def by_pk(self, session_pk: int) -> SessionState:
+        async with read_transaction(self.engine) as conn:
+            row = (await conn.execute(select(sessions).where(sessions.c.id == session_pk))).one()
+        return _session(row)
+
     async def create(
         self,
         project_id: str,
@@ -99,6 +105,7 @@ class SessionStore:
         pathway_version: int,
         start_node_id: str | None,
         first_message: str | None = None,
+        started: Sequence[NewDelivery] = (),
     ) -> tuple[SessionState, bool]:
         """Create a session, or return the existing one when this is an identical retry.
 
@@ -140,6 +147,8 @@ class SessionStore:
                     if first_message:
                         first = NewMessage(Message(role="assistant", content=first_message), start_node_id)
                         await conn.execute(insert(messages).values(_message_row(pk, 1, 0, first, now)))
+                    if started:
+                        await insert_deliveries(conn, project_id, pk, list(started))
                     row = (await conn.execute(select(sessions).where(sessions.c.id == pk))).one()
                     return _session(row), True
         except IntegrityError:
@@ -298,6 +307,8 @@ class SessionStore:
                 )
                 if rows:
                     await conn.execute(insert(messages), rows)
+                if outcome.ended:
+                    await enqueue_finalize(conn, session.pk)
                 row = (await conn.execute(select(sessions).where(sessions.c.id == session.pk))).one()
         except IntegrityError as exc:
             raise Conflict("another turn on this session finished first; retry", retry_after=1) from exc
@@ -316,6 +327,15 @@ class SessionStore:
                 )
                 .values(status="ended", end_reason=reason, ended_at=now, updated_at=now)
             )
+            if result.rowcount:
+                pk = (
+                    await conn.execute(
+                        select(sessions.c.id).where(
+                            sessions.c.project_id == project_id, sessions.c.external_id == external_id
+                        )
+                    )
+                ).scalar_one()
+                await enqueue_finalize(conn, pk)
             row = (
                 await conn.execute(
                     select(sessions).where(

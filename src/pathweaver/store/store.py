@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pathweaver.config import Settings
 from pathweaver.store.database import make_engine, migrate
 from pathweaver.store.idempotency import IdempotencyStore
+from pathweaver.store.lifecycle import LifecycleStore
 from pathweaver.store.projects import ProjectStore
 from pathweaver.store.sessions import SessionStore
 
@@ -17,6 +18,7 @@ class Store:
         self.projects = ProjectStore(engine)
         self.sessions = SessionStore(engine)
         self.idempotency = IdempotencyStore(engine)
+        self.lifecycle = LifecycleStore(engine)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:

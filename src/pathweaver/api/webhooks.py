@@ -1,0 +1,143 @@
+"""Webhook subscriptions (the n8n trigger's API), the delivery log and the signing secret.
+
+``POST /project/{id}/webhooks`` ``{url, events}`` subscribes (the same URL again replaces
+its events), ``POST .../webhooks/check`` ``{url}`` answers ``{exists, id?}``,
+``DELETE .../webhooks/{id}`` unsubscribes; the same routes live under
+``/v1/projects/{id}/webhooks``, with ``GET`` to list them, ``GET .../webhooks/deliveries``
+for the delivery log (every attempt's status, latency and error) and
+``GET .../webhooks/secret`` for the secret that signs every delivery.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.wire import iso
+from pathweaver.errors import NotFound
+from pathweaver.lifecycle.payloads import EVENTS
+from pathweaver.store.lifecycle import Subscription
+from pathweaver.store.store import Store
+
+CallerDep = Annotated[Caller, Depends(project_caller)]
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return url
+
+
+class SubscribeBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[str] = Field(default_factory=lambda: ["session.ended"], min_length=1, max_length=10)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        unknown = [e for e in value if e not in EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r}; use {', '.join(EVENTS)}")
+        return list(dict.fromkeys(value))
+
+
+class CheckBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    url: str = Field(min_length=1, max_length=2000)
+
+
+def subscription_json(sub: Subscription) -> dict[str, Any]:
+    return {"id": sub.id, "url": sub.url, "events": sub.events, "createdAt": iso(sub.created_at)}
+
+
+async def subscribe(request: Request, projectId: str, body: SubscribeBody, caller: CallerDep) -> Any:
+    sub = await _store(request).lifecycle.subscribe(projectId, body.url, body.events)
+    return {"data": subscription_json(sub), **subscription_json(sub)}
+
+
+async def list_subscriptions(request: Request, projectId: str, caller: CallerDep) -> Any:
+    subs = await _store(request).lifecycle.subscriptions(projectId)
+    return {"data": [subscription_json(s) for s in subs]}
+
+
+async def check(request: Request, projectId: str, body: CheckBody, caller: CallerDep) -> Any:
+    subs = await _store(request).lifecycle.subscriptions(projectId)
+    found = next((s for s in subs if s.url == body.url), None)
+    return {"exists": True, "id": found.id} if found else {"exists": False}
+
+
+async def unsubscribe(request: Request, projectId: str, webhookId: str, caller: CallerDep) -> Any:
+    if not await _store(request).lifecycle.unsubscribe(projectId, webhookId):
+        raise NotFound(f"webhook {webhookId!r} not found")
+    return {"success": True, "id": webhookId}
+
+
+async def deliveries(
+    request: Request, projectId: str, caller: CallerDep, sessionId: str | None = None
+) -> Any:
+    store = _store(request)
+    session_pk = None
+    if sessionId is not None:
+        session = await store.sessions.get(projectId, sessionId)
+        if session is None:
+            raise NotFound("Session not found")
+        session_pk = session.pk
+    log = await store.lifecycle.deliveries(projectId, session_pk=session_pk)
+    return {
+        "data": [
+            {
+                "id": item["delivery"].id,
+                "event": item["delivery"].event,
+                "url": item["delivery"].url,
+                "status": item["delivery"].status,
+                "attempts": [{**a, "at": iso(a["at"])} for a in item["attempts"]],
+                "lastError": item["delivery"].last_error,
+                "createdAt": iso(item["delivery"].created_at),
+                "deliveredAt": iso(item["delivery"].delivered_at),
+                "payload": item["delivery"].payload,
+            }
+            for item in log
+        ]
+    }
+
+
+async def secret(request: Request, projectId: str, caller: CallerDep) -> Any:
+    return {"data": {"secret": await _store(request).lifecycle.secret(projectId)}}
+
+
+async def rotate_secret(request: Request, projectId: str, caller: CallerDep) -> Any:
+    return {"data": {"secret": await _store(request).lifecycle.secret(projectId, rotate=True)}}
+
+
+def webhook_routers() -> list[APIRouter]:
+    v1 = APIRouter(prefix="/v1/projects/{projectId}/webhooks", tags=["webhooks"])
+    v1.add_api_route("", subscribe, methods=["POST"])
+    v1.add_api_route("", list_subscriptions, methods=["GET"])
+    v1.add_api_route("/check", check, methods=["POST"])
+    v1.add_api_route("/deliveries", deliveries, methods=["GET"])
+    v1.add_api_route("/secret", secret, methods=["GET"])
+    v1.add_api_route("/secret/rotate", rotate_secret, methods=["POST"])
+    v1.add_api_route("/{webhookId}", unsubscribe, methods=["DELETE"])
+    legacy = APIRouter(
+        prefix="/project/{projectId}/webhooks", tags=["webhooks (deprecated paths)"], deprecated=True
+    )
+    legacy.add_api_route("", subscribe, methods=["POST"], name="legacy_subscribe")
+    legacy.add_api_route("/check", check, methods=["POST"], name="legacy_check")
+    legacy.add_api_route("/{webhookId}", unsubscribe, methods=["DELETE"], name="legacy_unsubscribe")
+    return [v1, legacy]

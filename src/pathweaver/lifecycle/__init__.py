@@ -1,0 +1,1 @@
+"""What happens around a session: the end-of-session pipeline and webhook deliveries."""

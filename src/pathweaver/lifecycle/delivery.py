@@ -1,0 +1,125 @@
+"""Sending one webhook delivery: the signature, the request, the retry policy.
+
+Every request carries ``X-Pathweaver-Event``, ``X-Pathweaver-Delivery`` (the delivery id,
+stable across retries: receivers dedupe on it or on (sessionId, event)) and
+``X-Pathweaver-Signature: t=<unix seconds>,v1=<hex>``, where ``v1`` is the HMAC-SHA256 of
+``"<t>.<raw body>"`` with the project's webhook secret. Receivers verify it with
+:func:`verify` (or the same three lines in their language) and refuse old timestamps.
+
+Retries: a failed attempt (no connection, or a non-2xx answer) is retried with exponential
+backoff and jitter, up to ``max_attempts``. ``session.finalized`` is delivered at most
+once: an attempt whose outcome is unknown (a timeout after the request was sent, or a
+worker that died mid-send) is never repeated for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pathweaver.store.lifecycle import Delivery
+from pathweaver.store.schema import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    status_code: int | None
+    error: str | None
+    #: True when the request may have reached the receiver although no answer came back.
+    ambiguous: bool = False
+    latency_ms: int = 0
+
+
+class Poster(Protocol):
+    """Sends one POST; the real one goes through the SSRF-safe outbound client."""
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult: ...
+
+
+def sign(secret: str, body: bytes, at: int | None = None) -> str:
+    at = int(time.time()) if at is None else at
+    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"
+
+
+def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300, now: int | None = None) -> bool:
+    """Check a ``X-Pathweaver-Signature`` header (for receivers, and our tests)."""
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    try:
+        at = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((int(time.time()) if now is None else now) - at) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def request_for(delivery: Delivery, secret: str) -> tuple[dict[str, str], bytes]:
+    body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = {
+        **delivery.headers,
+        "Content-Type": "application/json",
+        "User-Agent": "Pathweaver-Webhooks/1",
+        "X-Pathweaver-Event": delivery.event,
+        "X-Pathweaver-Delivery": str(delivery.id),
+        "X-Pathweaver-Signature": sign(secret, body),
+    }
+    return headers, body
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: str  # delivered | pending (retry) | failed | unknown
+    retry_at: datetime | None = None
+
+
+def judge(delivery: Delivery, result: PostResult, *, max_attempts: int, base_delay: float) -> Verdict:
+    if result.status_code is not None and 200 <= result.status_code < 300:
+        return Verdict("delivered")
+    if result.ambiguous and delivery.at_most_once:
+        return Verdict("unknown")
+    if delivery.attempts >= max_attempts:
+        return Verdict("failed")
+    delay = base_delay * (2 ** (delivery.attempts - 1)) * random.uniform(0.8, 1.2)
+    return Verdict("pending", utcnow() + timedelta(seconds=delay))
+
+
+class HttpPoster:
+    """Posts with httpx: no redirects, a total timeout, the answer's body never read in full."""
+
+    def __init__(self, timeout: float):
+        import httpx
+
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult:
+        import httpx
+
+        began = time.perf_counter()
+        try:
+            async with self._client.stream("POST", url, headers=headers, content=body) as response:
+                status = response.status_code
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            return PostResult(None, f"could not connect: {exc}", latency_ms=_ms(began))
+        except httpx.TimeoutException:
+            return PostResult(
+                None, "the receiver did not answer in time", ambiguous=True, latency_ms=_ms(began)
+            )
+        except httpx.HTTPError as exc:
+            return PostResult(None, f"{type(exc).__name__}: {exc}", ambiguous=True, latency_ms=_ms(began))
+        error = None if 200 <= status < 300 else f"the receiver answered {status}"
+        return PostResult(status, error, latency_ms=_ms(began))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _ms(began: float) -> int:
+    return int((time.perf_counter() - began) * 1000)
