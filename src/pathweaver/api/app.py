@@ -23,6 +23,7 @@ from pathweaver.api.management import management_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders, OverheadHeader
 from pathweaver.api.projects import projects_router
 from pathweaver.api.runtime import runtime_routers
+from pathweaver.api.studio import mount_studio
 from pathweaver.api.webhooks import webhook_routers
 from pathweaver.config import Settings, load_settings
 from pathweaver.conversations import Conversations
@@ -90,6 +91,8 @@ def create_app(
     app.include_router(projects_router())
     app.include_router(interactive_router())
     app.include_router(management_router())
+
+    mount_studio(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,123 @@
+/** One turn's trace: where it went, the candidates and the one chosen, variables, tools, model calls. */
+import type { Turn } from "../api/types";
+import { viewTurn, type NameOf } from "./trace";
+
+export default function TraceView({ turn, nameOf }: { turn: Turn; nameOf: NameOf }) {
+  const view = viewTurn(turn, nameOf);
+  return (
+    <div className="pw-trace" data-testid={`trace-${turn.seq}`}>
+      <div className="pw-trace-summary">
+        <span className="pw-muted">Turn {view.seq}</span> <strong>{view.summary}</strong>
+      </div>
+      {view.steps.length > 0 && (
+        <div className="pw-trace-steps">
+          {view.steps.map((step, i) => (
+            <span key={i} className="pw-step">
+              → {step.name} <span className="pw-muted">via {step.via}</span>
+            </span>
+          ))}
+        </div>
+      )}
+      {view.transitions.map((t, i) => (
+        <section key={i}>
+          <h4>
+            {t.status === "chosen" ? "Transition" : "Refused transition"} from {t.fromName}
+          </h4>
+          {t.status === "rejected" && (
+            <p className="pw-warning-text">
+              The model chose “{t.to}”, which was refused: {t.reason}
+            </p>
+          )}
+          <table className="pw-candidates">
+            <thead>
+              <tr>
+                <th />
+                <th>Candidate</th>
+                <th>Condition</th>
+              </tr>
+            </thead>
+            <tbody>
+              {t.candidates.map((c) => (
+                <tr key={c.target} className={c.chosen ? "chosen" : ""}>
+                  <td>{c.chosen ? "✔" : ""}</td>
+                  <td>{c.name}</td>
+                  <td>{c.condition}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ))}
+      {(view.variablesSet.length > 0 || view.variablesRejected.length > 0) && (
+        <section>
+          <h4>Variables</h4>
+          <ul className="pw-kv">
+            {view.variablesSet.map((v) => (
+              <li key={v.key}>
+                <code>{v.key}</code> = <strong>{v.value}</strong>
+              </li>
+            ))}
+            {view.variablesRejected.map((v) => (
+              <li key={v.key} className="pw-warning-text">
+                <code>{v.key}</code> not stored: {v.reason}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {view.toolCalls.length > 0 && (
+        <section>
+          <h4>Tool calls</h4>
+          <ul className="pw-kv">
+            {view.toolCalls.map((call, i) => (
+              <li key={i}>
+                <code>
+                  {call.name}({call.arguments})
+                </code>{" "}
+                {call.result !== null ? (
+                  <>
+                    → <span>{call.result}</span>
+                  </>
+                ) : (
+                  <span className="pw-muted">{call.side === "client" ? "(sent to the client to run)" : ""}</span>
+                )}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      <section>
+        <h4>
+          Model calls <span className="pw-muted">· {view.totalLatency} in all</span>
+        </h4>
+        {view.modelCalls.length === 0 ? (
+          <p className="pw-muted">None.</p>
+        ) : (
+          <table className="pw-calls">
+            <thead>
+              <tr>
+                <th>Purpose</th>
+                <th>At</th>
+                <th>Latency</th>
+                <th>Tokens</th>
+              </tr>
+            </thead>
+            <tbody>
+              {view.modelCalls.map((call, i) => (
+                <tr key={i} className={call.error ? "failed" : ""} title={call.error ?? `${call.model}`}>
+                  <td>{call.purpose}</td>
+                  <td>{call.where}</td>
+                  <td>
+                    {call.latency}
+                    {call.firstToken && <div className="pw-muted">first token {call.firstToken}</div>}
+                  </td>
+                  <td>{call.tokens ?? "–"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}
