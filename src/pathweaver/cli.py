@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from pathweaver import config
+from pathweaver import config, keys
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Pathway, default_pathway
 from pathweaver.config import Settings
@@ -195,7 +195,7 @@ def key_create(
     if len(project) > 1 and not developer:
         typer.echo("error: a project key (sk_) reaches one project; add --developer for several", err=True)
         raise typer.Exit(2)
-    kind = "dk" if developer else "sk"
+    kind: keys.KeyKind = "dk" if developer else "sk"
     record, key = _run(_settings(data_dir), lambda store: store.projects.create_key(kind, project, name))
     if as_json:
         typer.echo(json.dumps({"keyId": record.id, "apiKey": key, "projectIds": sorted(record.project_ids)}))
@@ -229,9 +229,10 @@ def key_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    for row in rows:
-        state = "revoked" if row["revoked"] else "active"
-        typer.echo(f"{row['keyId']}  {row['hint']}  {state:7}  {','.join(row['projectIds'])}  {row['name']}")
+    for record in records:
+        state = "revoked" if record.revoked_at is not None else "active"
+        projects = ",".join(sorted(record.project_ids))
+        typer.echo(f"{record.id}  {record.hint}  {state:7}  {projects}  {record.name}")
 
 
 # pathways ------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ async def list_sessions(
     until: Annotated[str | None, Query(alias="to")] = None,
 ) -> Any:
     store = _store(request)
-    found, total = await store.sessions.list(
+    found, total = await store.sessions.page(
         projectId,
         page=page,
         page_size=pageSize,

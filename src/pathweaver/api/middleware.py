@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -101,7 +100,7 @@ class LegacyPathHeaders:
             await self.app(scope, receive, send)
             return
 
-        async def with_headers(message: dict[str, Any]) -> None:
+        async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *self.headers]}
             await send(message)
@@ -128,7 +127,7 @@ class OverheadHeader:
         token = current_clock.set(clock)
         began = time.perf_counter()
 
-        async def timed_send(message: dict[str, Any]) -> None:
+        async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 overhead = (time.perf_counter() - began - clock.busy_now()) * 1000
                 header = (b"x-pathweaver-overhead-ms", f"{max(overhead, 0.0):.2f}".encode())

@@ -123,11 +123,11 @@ async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> 
     trace = Trace(node_before=node_before)
     conversation = [*turn.history, *turn.incoming]
 
-    extract_task: asyncio.Task[StructuredResult] | None = None
+    extract_task: asyncio.Task[tuple[StructuredResult | None, ModelCalled]] | None = None
     configs = extraction.keys_to_extract(agent, pathway, visited)
     if configs and any(m.role == "user" for m in turn.incoming):
-        request = extraction.request_for(configs, conversation)
-        extract_task = asyncio.create_task(_timed_structured(model, request, node.id))
+        extract_request = extraction.request_for(configs, conversation)
+        extract_task = asyncio.create_task(_timed_structured(model, extract_request, node.id))
 
     text_parts: list[str] = []
     client_calls: list[ToolCall] = []

@@ -52,7 +52,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        moment: datetime = value
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:

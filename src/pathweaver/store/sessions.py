@@ -143,7 +143,8 @@ class SessionStore:
                             updated_at=now,
                         )
                     )
-                    pk = result.inserted_primary_key[0] if result.inserted_primary_key else None
+                    assert result.inserted_primary_key is not None
+                    pk = int(result.inserted_primary_key[0])
                     if first_message:
                         first = NewMessage(Message(role="assistant", content=first_message), start_node_id)
                         await conn.execute(insert(messages).values(_message_row(pk, 1, 0, first, now)))
@@ -345,7 +346,7 @@ class SessionStore:
             ).first()
         return (_session(row) if row else None), bool(result.rowcount)
 
-    async def list(
+    async def page(
         self,
         project_id: str,
         *,
