@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     max_variables: int = 100
     max_variables_bytes: int = 32_000
 
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    """A streamed turn whose model is silent this long gets an SSE comment (``: keep-alive``),
+    so proxies do not cut it; the stream starts then rather than at the first token."""
+
     session_lock_timeout: float = 2.0
     """How long a turn waits for the previous turn of its session before answering 409."""
 

@@ -90,6 +90,8 @@ def install(app: FastAPI) -> None:
         error = PathweaverError(str(exc.detail))
         error.status = exc.status_code
         error.type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        if exc.status_code == 413:
+            error.code = "request_too_large"
         return JSONResponse(error_body(error_style(request), error), status_code=exc.status_code)
 
     @app.exception_handler(Exception)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from pathweaver.api import limits
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.conversations import Conversations, TurnResult
 from pathweaver.engine.state import SessionState
@@ -35,7 +36,7 @@ class StartBody(BaseModel):
 
 class SendBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    message: str = Field(min_length=1, max_length=100_000)
+    message: str = Field(min_length=1)
 
 
 def _conversations(request: Request) -> Conversations:
@@ -65,6 +66,7 @@ async def _interactive(conversations: Conversations, project_id: str, session_id
 async def start_conversation(request: Request, projectId: str, body: StartBody, caller: CallerDep) -> Any:
     import secrets
 
+    limits.check_variables(request.app.state.settings, body.variables or {})
     session_id = body.session_id or f"test-{secrets.token_hex(8)}"
     session, _ = await _conversations(request).create_session(
         projectId, session_id, variables=body.variables or {}, provider=PROVIDER
@@ -79,6 +81,7 @@ async def send_message(
     body: SendBody,
     caller: CallerDep,
 ) -> Any:
+    limits.check_message(request.app.state.settings, body.message)
     conversations = _conversations(request)
     session = await _interactive(conversations, projectId, sessionId)
     if session.ended:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pathweaver.llm.metered import UpstreamClock, current_clock
@@ -44,7 +45,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _TooLarge
+                    raise _TooLarge(self.limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -83,8 +84,12 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from ``receive``: an HTTPException, so FastAPI's body parsing lets it through
+    and the error mapping answers 413 in the route's own error shape."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body is larger than {limit} bytes")
 
 
 class LegacyPathHeaders:

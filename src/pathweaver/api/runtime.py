@@ -9,18 +9,20 @@ same bodies and add ``Deprecation`` and ``Sunset`` headers (see ``app.py``).
 
 from __future__ import annotations
 
-import contextlib
-import json
+import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from pathweaver.api import idempotency
+from pathweaver.api import idempotency, limits
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.pump import END, GONE, TIMEOUT, EventPump, watch_disconnect
 from pathweaver.api.wire import (
     DONE,
     MODEL_NAME,
@@ -38,7 +40,7 @@ from pathweaver.api.wire import (
 from pathweaver.config import Settings
 from pathweaver.conversations import ChatEvent, Conversations, TurnResult, new_completion_id
 from pathweaver.engine.events import ReplyDelta
-from pathweaver.errors import NotFound, PathweaverError, PayloadTooLarge, UserError
+from pathweaver.errors import LLMError, NotFound, PathweaverError, UserError
 from pathweaver.llm.base import ToolCallDelta
 
 log = logging.getLogger("pathweaver.api")
@@ -46,6 +48,7 @@ log = logging.getLogger("pathweaver.api")
 OPENAI = {"x-error-style": "openai"}
 FLAT = {"x-error-style": "flat"}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+KEEP_ALIVE = b": keep-alive\n\n"
 REPLAYED = {"Idempotent-Replayed": "true"}
 
 CallerDep = Annotated[Caller, Depends(project_caller)]
@@ -61,39 +64,12 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _check_variables(settings: Settings, variables: dict[str, Any]) -> None:
-    if len(variables) > settings.max_variables:
-        raise PayloadTooLarge(
-            f"variables has {len(variables)} keys; at most {settings.max_variables} are allowed"
-        )
-    size = len(json.dumps(variables, ensure_ascii=False))
-    if size > settings.max_variables_bytes:
-        raise PayloadTooLarge(
-            f"variables is {size} bytes as JSON; at most {settings.max_variables_bytes} are allowed"
-        )
-
-
-def _check_chat(settings: Settings, body: ChatCompletionBody) -> None:
-    if len(body.messages) > settings.max_messages:
-        raise PayloadTooLarge(
-            f"messages has {len(body.messages)} items; at most {settings.max_messages} are allowed"
-        )
-    for index, message in enumerate(body.messages):
-        text = message.text() or ""
-        if len(text) > settings.max_message_chars:
-            raise PayloadTooLarge(
-                f"messages[{index}].content has {len(text)} characters; at most {settings.max_message_chars}"
-            )
-    if body.tools and len(body.tools) > settings.max_tools:
-        raise PayloadTooLarge(f"tools has {len(body.tools)} items; at most {settings.max_tools} are allowed")
-
-
 # Handlers ------------------------------------------------------------------------------
 
 
 async def create_session(request: Request, projectId: str, body: CreateSessionBody, caller: CallerDep) -> Any:
     variables = body.variables or {}
-    _check_variables(_settings(request), variables)
+    limits.check_variables(_settings(request), variables)
     claim, stored = await idempotency.claim(request, projectId, "session.create", running_ttl=60)
     if stored is not None:
         return JSONResponse(stored.body, status_code=stored.status_code, headers=REPLAYED)
@@ -148,7 +124,7 @@ async def chat_completions(
     x_session_id: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     settings = _settings(request)
-    _check_chat(settings, body)
+    limits.check_chat(settings, body)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     claim, stored = await idempotency.claim(
         request, projectId, "chat.completions", running_ttl=settings.llm_total_timeout + 60
@@ -174,30 +150,64 @@ async def chat_completions(
             client_tools=body.client_tools(),
             completion_id=completion_id,
         )
-        if not body.stream:
-            result: TurnResult | None = None
-            async for event in events:
-                if isinstance(event, TurnResult):
-                    result = event
-            assert result is not None
-            answer = _completion(result, session_id)
-            if claim is not None:
-                await claim.finish(200, answer, headers)
-            return JSONResponse(answer, headers=headers)
-
-        # Pull events until the first output: errors before it become a plain JSON error
-        # response with the right status; after it, they become an SSE error event.
-        iterator = aiter(events)
+        # The turn runs in its own task (see api/pump.py): the handler can send heartbeats,
+        # and a client that disconnects while it waits cancels the turn and the model call.
+        pump: EventPump[ChatEvent] = EventPump(events)
+        watcher = asyncio.create_task(watch_disconnect(request.receive, pump))
         primed: list[ChatEvent] = []
-        async for event in iterator:
-            primed.append(event)
-            if isinstance(event, ReplyDelta | ToolCallDelta | TurnResult):
-                break
-    return StreamingResponse(
-        _sse(events, primed, iterator, completion_id, session_id, include_usage, claim),
+        try:
+            if not body.stream:
+                while (item := await pump.get(settings.llm_total_timeout)) is not END:
+                    if item is GONE:
+                        return Response(status_code=499)
+                    if isinstance(item, TurnResult):
+                        await pump.drain()  # the turn releases its session before we answer
+                        answer = _completion(item, session_id)
+                        if claim is not None:
+                            await claim.finish(200, answer, headers)
+                        return JSONResponse(answer, headers=headers)
+                raise LLMError("the turn ended without an answer")
+            # Pull events until the first output: errors before it become a plain JSON error
+            # response with the right status; after it, they become an SSE error event. A
+            # model silent for ``sse_heartbeat_seconds`` starts the stream with a heartbeat.
+            while True:
+                item = await pump.get(settings.sse_heartbeat_seconds)
+                if item is GONE:
+                    return Response(status_code=499)
+                if item is TIMEOUT or item is END:
+                    break
+                primed.append(item)
+                if isinstance(item, ReplyDelta | ToolCallDelta | TurnResult):
+                    break
+        except BaseException:
+            await pump.aclose()
+            raise
+        finally:
+            watcher.cancel()
+            if not body.stream:
+                await pump.aclose()
+    return ClosingStreamingResponse(
+        _sse(pump, primed, settings.sse_heartbeat_seconds, completion_id, session_id, include_usage, claim),
         media_type="text/event-stream",
         headers={**headers, **SSE_HEADERS},
     )
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """Closes its body iterator as soon as the response ends, disconnects included.
+
+    Starlette leaves an abandoned iterator to the garbage collector; closing it here cancels
+    the turn (and the model call) the moment the client goes away.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            closer = getattr(self.body_iterator, "aclose", None)
+            if closer is not None:
+                with anyio.CancelScope(shield=True):
+                    await closer()
 
 
 def _completion(result: TurnResult, session_id: str) -> dict[str, Any]:
@@ -228,58 +238,79 @@ async def _replay_sse(completion: dict[str, Any], include_usage: bool) -> AsyncI
 
 
 async def _sse(
-    events: AsyncIterator[ChatEvent],
+    pump: EventPump[ChatEvent],
     primed: list[ChatEvent],
-    iterator: AsyncIterator[ChatEvent],
+    heartbeat: float,
     completion_id: str,
     session_id: str,
     include_usage: bool,
     claim: idempotency.Claim | None,
 ) -> AsyncIterator[bytes]:
     writer: ChunkWriter | None = None
-    async with contextlib.aclosing(events), idempotency.forgotten_on_error(claim):  # type: ignore[type-var]
-        try:
-            async for event in _chain(primed, iterator):
-                if writer is None:
-                    created = event.created if isinstance(event, TurnResult) else None
-                    writer = ChunkWriter(completion_id, created or _now(), session_id)
-                    yield writer.delta({"role": "assistant", "content": ""})
-                match event:
-                    case ReplyDelta(text=text):
-                        if text:
-                            yield writer.content(text)
-                    case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
-                        call: dict[str, Any] = {"index": index}
-                        if call_id or name:
-                            call.update(
-                                id=call_id, type="function", function={"name": name, "arguments": arguments}
-                            )
-                        else:
-                            call["function"] = {"arguments": arguments}
-                        yield writer.delta({"tool_calls": [call]})
-                    case TurnResult() as result:
-                        if claim is not None:
-                            await claim.finish(
-                                200, _completion(result, session_id), {"X-Session-ID": session_id}
-                            )
-                        if result.replayed:
-                            for chunk in _replayed_chunks(writer, result):
-                                yield chunk
-                        yield writer.delta({}, result.finish_reason)
-                        if include_usage:
-                            yield writer.usage(result.usage)
-                        yield DONE
-                    case _:
-                        pass
-        except PathweaverError as exc:
-            if claim is not None:
-                await claim.forget()
-            yield sse_error(exc.message, exc.type, exc.code)
-        except Exception:
-            log.exception("stream failed")
-            if claim is not None:
-                await claim.forget()
-            yield sse_error("internal error; it has been logged", "server_error", None)
+    try:
+        async with idempotency.forgotten_on_error(claim):
+            try:
+                async for event in _events(pump, primed, heartbeat):
+                    if event is TIMEOUT:
+                        yield KEEP_ALIVE
+                        continue
+                    if writer is None:
+                        created = event.created if isinstance(event, TurnResult) else None
+                        writer = ChunkWriter(completion_id, created or int(time.time()), session_id)
+                        yield writer.delta({"role": "assistant", "content": ""})
+                    match event:
+                        case ReplyDelta(text=text):
+                            if text:
+                                yield writer.content(text)
+                        case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
+                            call: dict[str, Any] = {"index": index}
+                            if call_id or name:
+                                call.update(
+                                    id=call_id,
+                                    type="function",
+                                    function={"name": name, "arguments": arguments},
+                                )
+                            else:
+                                call["function"] = {"arguments": arguments}
+                            yield writer.delta({"tool_calls": [call]})
+                        case TurnResult() as result:
+                            if claim is not None:
+                                await claim.finish(
+                                    200, _completion(result, session_id), {"X-Session-ID": session_id}
+                                )
+                            if result.replayed:
+                                for chunk in _replayed_chunks(writer, result):
+                                    yield chunk
+                            yield writer.delta({}, result.finish_reason)
+                            if include_usage:
+                                yield writer.usage(result.usage)
+                            yield DONE
+                        case _:
+                            pass
+            except PathweaverError as exc:
+                if claim is not None:
+                    await claim.forget()
+                yield sse_error(exc.message, exc.type, exc.code)
+            except Exception:
+                log.exception("stream failed")
+                if claim is not None:
+                    await claim.forget()
+                yield sse_error("internal error; it has been logged", "server_error", None)
+    finally:
+        await pump.aclose()
+
+
+async def _events(
+    pump: EventPump[ChatEvent], primed: list[ChatEvent], heartbeat: float
+) -> AsyncIterator[Any]:
+    """The primed events, then the pump's, with ``TIMEOUT`` whenever ``heartbeat`` passes in silence."""
+    for event in primed:
+        yield event
+    while True:
+        item = await pump.get(heartbeat)
+        if item is END:
+            return
+        yield item
 
 
 def _replayed_chunks(writer: ChunkWriter, result: TurnResult) -> list[bytes]:
@@ -287,19 +318,6 @@ def _replayed_chunks(writer: ChunkWriter, result: TurnResult) -> list[bytes]:
     for index, call in enumerate(result.tool_calls):
         chunks.append(writer.delta({"tool_calls": [{"index": index, **call}]}))
     return chunks
-
-
-async def _chain(primed: list[ChatEvent], rest: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
-    for event in primed:
-        yield event
-    async for event in rest:
-        yield event
-
-
-def _now() -> int:
-    import time
-
-    return int(time.time())
 
 
 async def list_models(request: Request, projectId: str, caller: CallerDep) -> Any:

@@ -1,0 +1,80 @@
+"""Reading a turn's events with a deadline, without cancelling the turn.
+
+A streamed turn must send a heartbeat when the model is silent for a while; waiting on the
+turn's generator with a timeout would cancel the model call itself. :class:`EventPump`
+runs the generator in its own task and hands its items over through a queue, so the reader
+can time out, send ``: keep-alive``, and wait again. Closing the pump (a client that went
+away) cancels the task, and with it the model call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Generic, TypeVar
+
+import anyio
+
+T = TypeVar("T")
+TIMEOUT: Any = object()
+END: Any = object()
+#: The reader was told the consumer went away (see :meth:`EventPump.abandon`).
+GONE: Any = object()
+
+
+class EventPump(Generic[T]):
+    def __init__(self, source: AsyncIterator[T]):
+        self._queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(source))
+
+    async def _run(self, source: AsyncIterator[T]) -> None:
+        try:
+            async with contextlib.aclosing(source):  # type: ignore[type-var]
+                async for item in source:
+                    await self._queue.put((item, None))
+        except Exception as exc:
+            await self._queue.put((None, exc))
+            return
+        await self._queue.put((END, None))
+
+    async def get(self, timeout: float) -> Any:  # noqa: ASYNC109 - a deadline per item, by design
+        """The next item, ``TIMEOUT`` after ``timeout`` s, ``END`` or ``GONE``; raises what the source raised."""
+        try:
+            item, error = await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return TIMEOUT
+        if error is not None:
+            raise error
+        return item
+
+    async def drain(self) -> None:
+        """Let the producer run to its end (its clean-up, e.g. releasing the session)."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def abandon(self) -> None:
+        """The consumer went away: stop the producer, and wake the reader with ``GONE``."""
+        self._task.cancel()
+        self._queue.put_nowait((GONE, None))
+
+    async def aclose(self) -> None:
+        """Cancel the producer once and wait (shielded, at most 5 s) for it to clean up.
+
+        Waiting unshielded inside a cancelled request would forward every repeated
+        cancellation to the producer and cut its own clean-up short (the model call would
+        not get to close its connection).
+        """
+        if not self._task.done():
+            self._task.cancel()
+        with anyio.move_on_after(5, shield=True), contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def watch_disconnect(receive: Any, pump: EventPump[Any]) -> None:
+    """Abandon ``pump`` when the client disconnects (run as a task while a handler waits)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            pump.abandon()
+            return

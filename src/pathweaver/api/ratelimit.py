@@ -1,0 +1,299 @@
+"""Rate limits and caps on consumption (OWASP LLM10 "unbounded consumption").
+
+Four limits, each off when its setting is 0:
+
+* **per API key** and **per project**: token buckets. A bucket holds up to ``burst``
+  requests and refills at ``per_minute / 60`` a second; a request takes one token from its
+  key's bucket and, on project routes, one from the project's. When either is empty the
+  request gets **429** with ``Retry-After`` (the seconds until a token is back) and takes
+  nothing. Only authenticated callers are counted: a flood of invalid keys never touches a
+  bucket, so it cannot throttle a project's real clients.
+* **model calls per turn**: :class:`BudgetedModel` counts every model call of the current
+  request against a :class:`TurnBudget`; the call past the cap fails the turn with
+  :class:`ModelCallLimitExceeded` before it reaches the model, so a pathway that loops
+  cannot spend without bound. The budget is opened per request by the dependency below;
+  outside an HTTP request (the CLI's ``chat``) none is open and only the engine's
+  ``max_steps_per_turn`` bounds a turn.
+* **turns per session**: a turn on a session that already has ``max_turns_per_session``
+  turns gets **409** (``session_turn_limit``): start a new session.
+
+**Limits are per worker process.** The buckets live in this process's memory: with N
+workers (``serve --workers N``, or several machines) a key may get up to N times its rate.
+A shared store (Redis, or PostgreSQL) can replace :class:`TokenBuckets` later behind the
+same two methods. The turns-per-session cap reads the session from the database, so it
+holds across workers (up to the turns racing in at the same moment).
+
+Wiring (see :func:`install`): ``install(app, RateLimits.from_settings(settings))`` in
+``create_app``, and the model wrapped as ``MeteredModel(BudgetedModel(model))``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+
+from pathweaver.api.auth import Caller, authenticate, project_caller
+from pathweaver.api.interactive import send_message
+from pathweaver.api.runtime import chat_completions
+from pathweaver.errors import Conflict, RateLimited, TurnError
+from pathweaver.llm.base import ChatEvent, ChatRequest, Model, StructuredRequest, StructuredResult
+from pathweaver.store.store import Store
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``per_minute`` requests a minute on average, and up to ``burst`` at once."""
+
+    per_minute: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if self.per_minute <= 0 or self.burst < 1:
+            raise ValueError("a rate needs per_minute > 0 and burst >= 1")
+
+    @property
+    def per_second(self) -> float:
+        return self.per_minute / 60
+
+
+class TokenBuckets:
+    """One token bucket per name, all at the same :class:`Rate`, in memory.
+
+    At most ``max_buckets`` are kept; the least recently used go first. A forgotten bucket
+    comes back full, which errs on the caller's side, never against it.
+    """
+
+    def __init__(self, rate: Rate, *, clock: Clock = time.monotonic, max_buckets: int = 100_000):
+        self.rate = rate
+        self._clock = clock
+        self._max = max_buckets
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # name -> (tokens, when)
+
+    def _level(self, name: str) -> float:
+        tokens, when = self._buckets.get(name, (float(self.rate.burst), self._clock()))
+        return min(float(self.rate.burst), tokens + (self._clock() - when) * self.rate.per_second)
+
+    def wait(self, name: str) -> float:
+        """Seconds until ``name`` has a token (0 when it has one now). Takes nothing."""
+        missing = 1.0 - self._level(name)
+        return 0.0 if missing <= 0 else missing / self.rate.per_second
+
+    def take(self, name: str) -> None:
+        """Take one token (the caller checked :meth:`wait` first)."""
+        self._buckets[name] = (self._level(name) - 1.0, self._clock())
+        self._buckets.move_to_end(name)
+        while len(self._buckets) > self._max:
+            self._buckets.popitem(last=False)
+
+
+class LimitSettings(Protocol):
+    """The settings :meth:`RateLimits.from_settings` reads (``pathweaver.config.Settings``)."""
+
+    rate_limit_key_per_minute: float
+    rate_limit_key_burst: int
+    rate_limit_project_per_minute: float
+    rate_limit_project_burst: int
+    max_model_calls_per_turn: int
+    max_turns_per_session: int
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """What :func:`install` enforces; ``None`` turns a limit off."""
+
+    per_key: Rate | None = None
+    per_project: Rate | None = None
+    max_model_calls_per_turn: int | None = None
+    max_turns_per_session: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: LimitSettings) -> RateLimits:
+        def rate(per_minute: float, burst: int) -> Rate | None:
+            return Rate(per_minute, burst) if per_minute > 0 else None
+
+        return cls(
+            per_key=rate(settings.rate_limit_key_per_minute, settings.rate_limit_key_burst),
+            per_project=rate(settings.rate_limit_project_per_minute, settings.rate_limit_project_burst),
+            max_model_calls_per_turn=settings.max_model_calls_per_turn or None,
+            max_turns_per_session=settings.max_turns_per_session or None,
+        )
+
+
+class RateLimiter:
+    """Token buckets per API key and per project; :meth:`check` raises 429 or takes a token."""
+
+    def __init__(self, limits: RateLimits, *, clock: Clock = time.monotonic):
+        self.limits = limits
+        self._keys = TokenBuckets(limits.per_key, clock=clock) if limits.per_key else None
+        self._projects = TokenBuckets(limits.per_project, clock=clock) if limits.per_project else None
+
+    def check(self, key_id: str, project_id: str | None) -> None:
+        """Let one request of ``key_id`` (on ``project_id``, if any) through, or raise 429."""
+        blocked: tuple[float, str, Rate] | None = None
+        for buckets, name, who in (
+            (self._keys, key_id, "this API key"),
+            (self._projects, project_id, "this project"),
+        ):
+            if buckets is None or name is None:
+                continue
+            wait = buckets.wait(name)
+            if wait > 0 and (blocked is None or wait > blocked[0]):
+                blocked = (wait, who, buckets.rate)
+        if blocked is not None:
+            wait, who, rate = blocked
+            raise RateLimited(
+                f"rate limit exceeded for {who}: {rate.per_minute:g} requests a minute, bursts of "
+                f"{rate.burst}; retry in {math.ceil(wait)} s",
+                retry_after=wait,
+                code="rate_limit_exceeded",
+            )
+        if self._keys is not None:
+            self._keys.take(key_id)
+        if self._projects is not None and project_id is not None:
+            self._projects.take(project_id)
+
+
+# Model calls per turn -----------------------------------------------------------------
+
+
+class ModelCallLimitExceeded(TurnError):
+    code = "model_call_limit_exceeded"
+
+
+@dataclass
+class TurnBudget:
+    """The model calls one request (one turn) may make."""
+
+    limit: int
+    used: int = 0
+
+    def spend(self) -> None:
+        if self.used >= self.limit:
+            raise ModelCallLimitExceeded(
+                f"the turn needed more than {self.limit} model calls; check the pathway for loops "
+                "(PATHWEAVER_MAX_MODEL_CALLS_PER_TURN)"
+            )
+        self.used += 1
+
+
+current_budget: ContextVar[TurnBudget | None] = ContextVar("pathweaver_turn_budget", default=None)
+
+
+class BudgetedModel:
+    """A :class:`Model` that charges every call to the current request's :class:`TurnBudget`.
+
+    The budget object is shared by the tasks a turn starts (extraction runs beside the
+    reply), since they copy the request's context. With no budget open, calls pass.
+    """
+
+    def __init__(self, inner: Model):
+        self.inner = inner
+        self.name = inner.name
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        budget = current_budget.get()
+        if budget is not None:
+            budget.spend()
+        events = aiter(self.inner.stream(request))
+        try:
+            async for event in events:
+                yield event
+        finally:
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    async def structured(self, request: StructuredRequest) -> StructuredResult:
+        budget = current_budget.get()
+        if budget is not None:
+            budget.spend()
+        return await self.inner.structured(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+# Turns per session --------------------------------------------------------------------
+
+
+class SessionTurnLimit(Conflict):
+    code = "session_turn_limit"
+
+
+def check_session_turns(turn_count: int, limit: int | None, session_id: str) -> None:
+    if limit is not None and turn_count >= limit:
+        raise SessionTurnLimit(
+            f"session {session_id!r} has reached its limit of {limit} turns; start a new session "
+            "(PATHWEAVER_MAX_TURNS_PER_SESSION)"
+        )
+
+
+async def _turn_session_id(request: Request) -> str | None:
+    """The session a turn-running request continues, if it names one."""
+    route = request.scope.get("route")
+    endpoint = getattr(route, "endpoint", None)
+    if endpoint is send_message:
+        return str(request.path_params["sessionId"])
+    if endpoint is not chat_completions:
+        return None
+    header = request.headers.get("x-session-id")
+    if header:
+        return header
+    body: Any = await request.json()  # already read and parsed by FastAPI: served from cache
+    named = body.get("session_id") if isinstance(body, dict) else None
+    return named if isinstance(named, str) and named else None
+
+
+# Wiring -------------------------------------------------------------------------------
+
+
+async def _enforce(request: Request, caller: Caller, project_id: str | None) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(caller.key.id, project_id)
+    limits = limiter.limits
+    if limits.max_model_calls_per_turn is not None:
+        current_budget.set(TurnBudget(limits.max_model_calls_per_turn))
+    if limits.max_turns_per_session is not None and project_id is not None:
+        session_id = await _turn_session_id(request)
+        if session_id is not None:
+            store: Store = request.app.state.store
+            session = await store.sessions.get(project_id, session_id)
+            if session is not None:
+                check_session_turns(session.turn_count, limits.max_turns_per_session, session_id)
+
+
+async def limited_project_caller(request: Request, projectId: str) -> Caller:
+    """:func:`project_caller`, then the limits."""
+    caller = await project_caller(request, projectId)
+    await _enforce(request, caller, projectId)
+    return caller
+
+
+async def limited_caller(request: Request) -> Caller:
+    """:func:`authenticate` (routes that name no project), then the per-key limit."""
+    caller = await authenticate(request)
+    await _enforce(request, caller, None)
+    return caller
+
+
+def install(app: FastAPI, limits: RateLimits, *, clock: Clock = time.monotonic) -> RateLimiter:
+    """Enforce ``limits`` on every authenticated route of ``app``.
+
+    Every route authenticates through ``Depends(project_caller)`` or
+    ``Depends(authenticate)``; both are replaced by versions that then apply the limits,
+    so no route changes. Installing again replaces the limiter (and its buckets).
+    """
+    limiter = RateLimiter(limits, clock=clock)
+    app.state.rate_limiter = limiter
+    app.dependency_overrides[project_caller] = limited_project_caller
+    app.dependency_overrides[authenticate] = limited_caller
+    return limiter

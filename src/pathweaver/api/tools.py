@@ -1,0 +1,126 @@
+"""The tool configs API (pathors-api.md section 2.7), in the ``{"data": ...}`` envelope.
+
+``POST`` takes ``{type, metadata}`` and optionally ``name``, ``description``,
+``inputSchema`` and ``placeholderMessages`` (a default name is made from the type) and
+answers 201. ``PUT`` changes any of ``name``, ``description``, ``metadata``,
+``inputSchema``, ``placeholderMessages``; fields not sent keep their value; ``type`` cannot
+change. Every save is validated (messages name the field) and the tool's URL is checked
+against the outbound policy, so a tool pointing at a private address is refused when it is
+saved (400), not only when it is called.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+
+from pathweaver import keys
+from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.wire import iso
+from pathweaver.errors import UserError
+from pathweaver.errors_tools import OutboundRefused
+from pathweaver.store.tools import StoredTool, ToolStore
+from pathweaver.tools.config import McpTool, RestfulTool, parse_tool, type_catalogue
+from pathweaver.tools.outbound import OutboundPolicy, check_url, policy_from_settings
+from pathweaver.tools.restful import PLACEHOLDER
+
+CallerDep = Annotated[Caller, Depends(project_caller)]
+JsonBody = Annotated[Any, Body()]
+_EDITABLE = ("name", "description", "metadata", "inputSchema", "placeholderMessages")
+
+
+def tool_json(stored: StoredTool) -> dict[str, Any]:
+    return {**stored.tool.to_json(), "createdAt": iso(stored.created_at), "updatedAt": iso(stored.updated_at)}
+
+
+def _store(request: Request) -> ToolStore:
+    return ToolStore(request.app.state.store.engine)
+
+
+def _check_destination(tool: RestfulTool | McpTool, policy: OutboundPolicy) -> None:
+    field, url = (
+        ("metadata.url", tool.metadata.url)
+        if isinstance(tool, RestfulTool)
+        else ("metadata.serverUrl", tool.metadata.server_url)
+    )
+    # Placeholders may stand anywhere; check the URL with each one filled by a plain word.
+    try:
+        check_url(PLACEHOLDER.sub("x", url), policy)
+    except OutboundRefused as exc:
+        raise UserError(
+            f"{field}: {exc.message}", details={"errors": [{"field": field, "message": exc.message}]}
+        ) from None
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise UserError("the request body must be a JSON object")
+    return body
+
+
+def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
+    """The routes; ``policy`` defaults to the one the app's settings describe."""
+
+    def policy_for(request: Request) -> OutboundPolicy:
+        return policy or policy_from_settings(request.app.state.settings)
+
+    async def list_tools(request: Request, projectId: str, caller: CallerDep) -> Any:
+        return {"data": [tool_json(t) for t in await _store(request).list_tools(projectId)]}
+
+    async def tool_types(request: Request, projectId: str, caller: CallerDep) -> Any:
+        return {"data": type_catalogue()}
+
+    async def get_tool(request: Request, projectId: str, toolId: str, caller: CallerDep) -> Any:
+        return {"data": tool_json(await _store(request).get_tool(projectId, toolId))}
+
+    async def create_tool(request: Request, projectId: str, caller: CallerDep, body: JsonBody = None) -> Any:
+        raw = _object(body)
+        unknown = sorted(set(raw) - {"type", "id", *_EDITABLE})
+        if unknown:
+            raise UserError(f"{unknown[0]}: is not a known field of a tool")
+        kind = raw.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise UserError(
+                "type is required (a non-empty string: restful or mcp)", details={"param": "type"}
+            )
+        tool_id = keys.new_id("tool")
+        default_name = f"{re.sub(r'[^A-Za-z0-9_-]', '_', kind)[:40]}_{tool_id[-6:]}"
+        tool = parse_tool({"name": default_name, "metadata": {}, **raw, "id": tool_id})
+        _check_destination(tool, policy_for(request))
+        stored = await _store(request).create_tool(projectId, tool)
+        return JSONResponse({"data": tool_json(stored)}, status_code=201)
+
+    async def update_tool(
+        request: Request, projectId: str, toolId: str, caller: CallerDep, body: JsonBody = None
+    ) -> Any:
+        raw = _object(body)
+        store = _store(request)
+        current = (await store.get_tool(projectId, toolId)).tool
+        if "type" in raw and raw["type"] != current.type:
+            raise UserError(
+                f"type: a tool's type cannot change (this one is {current.type!r}); create a new tool"
+            )
+        unknown = sorted(set(raw) - {"type", "id", *_EDITABLE})
+        if unknown:
+            raise UserError(f"{unknown[0]}: is not a known field of a tool")
+        merged = {**current.to_json(), **{k: v for k, v in raw.items() if k in _EDITABLE}}
+        merged["id"] = current.id
+        tool = parse_tool(merged)
+        _check_destination(tool, policy_for(request))
+        return {"data": tool_json(await store.replace_tool(projectId, tool))}
+
+    async def delete_tool(request: Request, projectId: str, toolId: str, caller: CallerDep) -> Any:
+        await _store(request).delete_tool(projectId, toolId)
+        return {"data": {"id": toolId, "deleted": True}}
+
+    router = APIRouter(prefix="/v1/projects/{projectId}", tags=["tools"])
+    router.add_api_route("/tools", list_tools, methods=["GET"])
+    router.add_api_route("/tools", create_tool, methods=["POST"], status_code=201)
+    router.add_api_route("/tools/types", tool_types, methods=["GET"])
+    router.add_api_route("/tools/{toolId}", get_tool, methods=["GET"])
+    router.add_api_route("/tools/{toolId}", update_tool, methods=["PUT"])
+    router.add_api_route("/tools/{toolId}", delete_tool, methods=["DELETE"])
+    return router
