@@ -1,0 +1,453 @@
+"""The embedded model: llama.cpp in this process, through llama-cpp-python.
+
+Used when no upstream is configured (see :mod:`pathweaver.llm.factory`). Contract:
+
+* **One at a time.** A llama.cpp context must never be used by two threads at once (it
+  crashes the process), so every call on an instance, loading included, runs on the
+  instance's single worker thread: that thread is the lock. Calls queue for it; when
+  ``queue_limit`` calls are already waiting, the next one raises :class:`ModelBusy` (503).
+* **Streaming without blocking.** Generation runs on the worker thread; each piece of text
+  crosses to the event loop through an asyncio queue as soon as it is decoded.
+* **Cancellation.** Closing or cancelling a stream stops generation after the current
+  token (prompt evaluation, once started, runs to its end); a call still waiting in the
+  queue is dropped.
+* **Prompts** are rendered by :mod:`pathweaver.llm.chatml`, not by the GGUF's template.
+* **Tools.** With tools offered, decoding is constrained by
+  :func:`~pathweaver.llm.grammar.tool_call_grammar`: the reply is plain text, streamed as
+  soon as it cannot be a tool call, or exactly one call of an offered tool with arguments
+  that follow its schema (tagged ``<tool_call>`` or bare), emitted as one
+  :class:`ToolCallDelta` once complete. The embedded model makes at most one call per reply.
+* **Structured output** is decoded greedily under :func:`~pathweaver.llm.grammar.json_grammar`
+  and validated; output cut by ``max_tokens`` raises :class:`ModelOutputError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from pathweaver.errors import LLMConfigError, LLMError, ModelBusy, ModelOutputError
+from pathweaver.llm import chatml
+from pathweaver.llm.base import (
+    ChatEvent,
+    ChatRequest,
+    Finish,
+    FinishReason,
+    Message,
+    StructuredRequest,
+    StructuredResult,
+    TextDelta,
+    ToolCallDelta,
+    ToolSpec,
+    Usage,
+)
+from pathweaver.llm.grammar import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, json_grammar, tool_call_grammar
+from pathweaver.llm.schema import parse_object
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    temperature: float = 0.7
+    top_p: float = 0.8
+    top_k: int = 20
+    repeat_penalty: float = 1.05
+
+
+#: Qwen's recommended sampling for chat; structured output is greedy.
+CHAT_SAMPLING = Sampling()
+GREEDY = Sampling(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The end of one generation."""
+
+    reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Backend(Protocol):
+    """The part of llama.cpp the embedded model uses; called from one thread only."""
+
+    context_size: int
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def complete(
+        self,
+        prompt: list[int],
+        *,
+        max_tokens: int,
+        sampling: Sampling,
+        grammar: str | None,
+        stop: threading.Event,
+    ) -> Iterator[str | Done]:
+        """Yield decoded text pieces as tokens are sampled, then one :class:`Done`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LlamaBackend:
+    """:class:`Backend` over ``llama_cpp.Llama`` (imported here: it is an optional extra)."""
+
+    def __init__(self, path: Path, *, context_size: int, threads: int | None) -> None:
+        try:
+            import llama_cpp
+            from llama_cpp.llama_grammar import LlamaGrammar
+        except ImportError:
+            raise LLMConfigError(
+                "the embedded model needs llama-cpp-python: install the 'local' extra "
+                "(pip install 'pathweaver[local]'), or set PATHWEAVER_LLM_BASE_URL to use an upstream",
+                code="local_model_unavailable",
+            ) from None
+        self._grammar_type = LlamaGrammar
+        threads = threads or os.cpu_count() or 1
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=context_size,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as error:
+            raise LLMConfigError(
+                f"cannot load the embedded model from {path} ({error}); check PATHWEAVER_LOCAL_MODEL",
+                code="local_model_unloadable",
+            ) from None
+        self.context_size = context_size
+        self._stops = {self._llama.token_eos()}
+        for marker in chatml.END_MARKERS:
+            ids = self.tokenize(marker)
+            if len(ids) == 1:  # a special token of this vocabulary
+                self._stops.add(ids[0])
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def complete(
+        self,
+        prompt: list[int],
+        *,
+        max_tokens: int,
+        sampling: Sampling,
+        grammar: str | None,
+        stop: threading.Event,
+    ) -> Iterator[str | Done]:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        tokens = self._llama.generate(
+            prompt,
+            temp=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
+            min_p=0.0,
+            repeat_penalty=sampling.repeat_penalty,
+            grammar=self._grammar_type.from_string(grammar, verbose=False) if grammar else None,
+        )
+        count, reason = 0, "length"
+        try:
+            for token in tokens:
+                if token in self._stops:
+                    reason = "stop"
+                    break
+                count += 1
+                text = decoder.decode(self._llama.detokenize([token], special=True))
+                if text:
+                    yield text
+                if stop.is_set() or count >= max_tokens:
+                    break
+        finally:
+            tokens.close()
+        if tail := decoder.decode(b"", final=True):
+            yield tail
+        yield Done("stop" if reason == "stop" else "length", len(prompt), count)
+
+    def close(self) -> None:
+        self._llama.close()
+
+
+class LocalModel:
+    """A :class:`~pathweaver.llm.base.Model` running in-process on one worker thread.
+
+    ``backend`` is called on the worker thread, on first use, to load the model; tests
+    pass a fake. ``max_tokens`` is the reply length when a request sets none.
+    """
+
+    def __init__(
+        self,
+        backend: Callable[[], Backend],
+        *,
+        name: str = "local",
+        queue_limit: int = 8,
+        max_tokens: int = 512,
+    ) -> None:
+        self.name = name
+        self.queue_limit = queue_limit
+        self.max_tokens = max_tokens
+        self._load = backend
+        self._backend: Backend | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pathweaver-llama")
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+        self._closed = False
+        self._running: set[threading.Event] = set()
+
+    @classmethod
+    def from_path(
+        cls, path: Path, *, context_size: int = 4096, threads: int | None = None, queue_limit: int = 8
+    ) -> LocalModel:
+        def load() -> Backend:
+            return LlamaBackend(path, context_size=context_size, threads=threads)
+
+        return cls(load, name=path.stem, queue_limit=queue_limit)
+
+    @property
+    def waiting(self) -> int:
+        """Calls queued behind the one running."""
+        return self._waiting
+
+    async def load(self) -> None:
+        """Load the weights now (start-up) rather than on the first call."""
+
+        def nothing(backend: Backend, stop: threading.Event) -> Iterator[str]:
+            return iter(())
+
+        async for _ in self._on_worker(nothing):
+            pass
+
+    # The Model protocol -------------------------------------------------------------
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        max_tokens = request.max_tokens or self.max_tokens
+        sampling = CHAT_SAMPLING
+        if request.temperature is not None:
+            sampling = Sampling(temperature=request.temperature)
+        grammar = tool_call_grammar(request.tools) if request.tools else None
+
+        def generate(backend: Backend, stop: threading.Event) -> Iterator[str | Done]:
+            prompt = _fit(backend, request.messages, request.tools, "", max_tokens)
+            return backend.complete(
+                prompt, max_tokens=max_tokens, sampling=sampling, grammar=grammar, stop=stop
+            )
+
+        splitter = _ToolCallSplitter() if request.tools else None
+        async for item in self._on_worker(generate):
+            if isinstance(item, Done):
+                usage = Usage(item.prompt_tokens, item.completion_tokens)
+                if splitter is not None and splitter.calling:
+                    yield splitter.tool_call(item.reason)
+                    yield Finish("tool_calls", usage)
+                else:
+                    if splitter is not None and (text := splitter.flush()):
+                        yield TextDelta(text)
+                    yield Finish(item.reason, usage)
+            elif splitter is None:
+                yield TextDelta(item)
+            elif text := splitter.feed(item):
+                yield TextDelta(text)
+
+    async def structured(self, request: StructuredRequest) -> StructuredResult:
+        grammar = json_grammar(request.schema)
+        instructions = schema_instructions(request.schema)
+
+        def generate(backend: Backend, stop: threading.Event) -> Iterator[str | Done]:
+            prompt = _fit(backend, request.messages, (), instructions, request.max_tokens)
+            return backend.complete(
+                prompt, max_tokens=request.max_tokens, sampling=GREEDY, grammar=grammar, stop=stop
+            )
+
+        pieces: list[str] = []
+        done: Done | None = None
+        async for item in self._on_worker(generate):
+            if isinstance(item, Done):
+                done = item
+            else:
+                pieces.append(item)
+        if done is None:
+            raise LLMError("the embedded model stopped without finishing its answer")
+        value = parse_object("".join(pieces), request.schema, truncated=done.reason == "length")
+        return StructuredResult(value, Usage(done.prompt_tokens, done.completion_tokens))
+
+    async def aclose(self) -> None:
+        """Stop what runs, drop what waits, and free the weights."""
+        if self._closed:
+            return
+        self._closed = True
+        for stop in list(self._running):
+            stop.set()
+
+        def close() -> None:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+
+        await asyncio.wrap_future(self._worker.submit(close))
+        self._worker.shutdown(wait=False)
+
+    # The worker thread --------------------------------------------------------------
+
+    async def _on_worker(self, work: Callable[[Backend, threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+        """Run ``work`` on the worker thread and relay what it yields, as it yields it."""
+        if self._closed:
+            raise LLMError("the embedded model is closed")
+        with self._waiting_lock:
+            if self._waiting >= self.queue_limit:
+                raise ModelBusy(
+                    f"the embedded model is busy ({self._waiting} requests waiting; "
+                    "PATHWEAVER_LOCAL_MODEL_QUEUE sets how many may wait)"
+                )
+            self._waiting += 1
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[T | _End] = asyncio.Queue()
+        stop = threading.Event()
+        self._running.add(stop)
+
+        def send(item: T | _End) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop is closed: nobody is listening any more
+                stop.set()
+
+        def run() -> None:
+            with self._waiting_lock:
+                self._waiting -= 1
+            try:
+                if not stop.is_set():
+                    if self._backend is None:
+                        self._backend = self._load()
+                    for item in work(self._backend, stop):
+                        if not stop.is_set():  # once stopped, the generation winds down by itself
+                            send(item)
+            except Exception as error:
+                send(_End(error))
+            else:
+                send(
+                    _End(LLMError("the embedded model was closed during the call") if stop.is_set() else None)
+                )
+
+        job = self._worker.submit(run)
+        try:
+            while not isinstance(item := await queue.get(), _End):
+                yield item
+            if item.error is not None:
+                raise _model_error(item.error)
+        finally:
+            stop.set()
+            self._running.discard(stop)
+            if job.cancel():  # never started: it no longer waits
+                with self._waiting_lock:
+                    self._waiting -= 1
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    error: Exception | None
+
+
+class _ToolCallSplitter:
+    """Decides from the first characters whether a reply is text or a tool call.
+
+    A call starts with ``{`` or ``<tool_call>`` (the grammar admits no text starting so);
+    text is released as soon as it cannot be either; a call is held until the generation
+    ends, then parsed.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.calling = False
+        self.decided = False
+
+    def feed(self, piece: str) -> str:
+        if self.decided:
+            if self.calling:
+                self.buffer += piece
+                return ""
+            return piece
+        self.buffer += piece
+        if self.buffer.startswith(("{", TOOL_CALL_OPEN)):
+            self.decided = self.calling = True
+            return ""
+        if TOOL_CALL_OPEN.startswith(self.buffer):
+            return ""
+        self.decided = True
+        text, self.buffer = self.buffer, ""
+        return text
+
+    def flush(self) -> str:
+        """Text still held back when the reply ends undecided (e.g. a lone ``<``)."""
+        text, self.buffer = ("", self.buffer) if self.calling else (self.buffer, "")
+        return text
+
+    def tool_call(self, reason: FinishReason) -> ToolCallDelta:
+        body = self.buffer.strip()
+        tagged = body.startswith(TOOL_CALL_OPEN)
+        if reason == "length" or (tagged and not body.endswith(TOOL_CALL_CLOSE)):
+            raise ModelOutputError(
+                "the embedded model's tool call was cut off (max_tokens reached)",
+                details={"output": self.buffer[-500:]},
+            )
+        if tagged:
+            body = body.removeprefix(TOOL_CALL_OPEN).removesuffix(TOOL_CALL_CLOSE)
+        try:
+            call = json.loads(body)
+            name, arguments = str(call["name"]), call["arguments"]
+        except (ValueError, KeyError, TypeError):
+            raise ModelOutputError(
+                "the embedded model produced a malformed tool call", details={"output": self.buffer[:500]}
+            ) from None
+        call_id = "call_" + uuid.uuid4().hex[:24]
+        return ToolCallDelta(
+            index=0, id=call_id, name=name, arguments=json.dumps(arguments, ensure_ascii=False)
+        )
+
+
+def schema_instructions(schema: Mapping[str, Any]) -> str:
+    """What the system prompt says about the expected object (the grammar enforces it)."""
+    return "Answer with one JSON object that validates against this JSON Schema:\n" + json.dumps(
+        dict(schema), ensure_ascii=False
+    )
+
+
+def _fit(
+    backend: Backend,
+    messages: Sequence[Message],
+    tools: Sequence[ToolSpec],
+    instructions: str,
+    max_tokens: int,
+) -> list[int]:
+    """Tokenize the prompt, dropping the oldest turns until it fits the context with the reply."""
+    budget = backend.context_size - max_tokens
+    kept = list(messages)
+    while True:
+        tokens = backend.tokenize(chatml.render(kept, tools, instructions=instructions))
+        if len(tokens) <= budget:
+            return tokens
+        oldest = next((i for i, m in enumerate(kept[:-1]) if m.role != "system"), None)
+        if oldest is None:
+            raise LLMError(
+                f"the prompt ({len(tokens)} tokens) and the reply ({max_tokens} tokens) do not fit the embedded "
+                f"model's context of {backend.context_size} tokens (PATHWEAVER_LOCAL_MODEL_CONTEXT)",
+                code="context_length_exceeded",
+            )
+        del kept[oldest]
+        while oldest < len(kept) - 1 and kept[oldest].role == "tool":
+            del kept[oldest]  # results whose call was dropped would confuse the model
+
+
+def _model_error(error: Exception) -> LLMError:
+    if isinstance(error, LLMError):
+        return error
+    return LLMError(f"the embedded model failed ({type(error).__name__}: {error})")

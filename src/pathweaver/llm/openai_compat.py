@@ -1,0 +1,449 @@
+"""Any OpenAI-compatible chat completions endpoint (OpenAI, vLLM, Ollama, llama.cpp's server,
+Groq, OpenRouter ...), spoken to directly with httpx.
+
+httpx rather than the ``openai`` client, because the contract here is about the wire:
+every upstream delta is relayed as soon as it is parsed, the three timeouts are separate,
+retries happen only before the first event reaches the caller, and a malformed stream is an
+error rather than something a client library papers over.
+
+Contract, in short:
+
+* ``connect_timeout`` bounds opening the TCP/TLS connection; ``first_byte_timeout`` bounds
+  the wait for the response to start and any later silence of the stream;
+  ``total_timeout`` bounds the whole call, retries and streaming included.
+* Connection failures, 408, 429 and 5xx are retried up to ``max_retries`` times, with
+  exponential backoff and jitter, honouring ``Retry-After``, and only before anything was
+  yielded. Once the first event is out, a failure raises :class:`LLMError`.
+* Errors name the setting to fix: a rejected key ``PATHWEAVER_LLM_API_KEY``, an unknown
+  model ``PATHWEAVER_LLM_MODEL``, an unreachable host ``PATHWEAVER_LLM_BASE_URL``.
+* Closing or cancelling the stream closes the upstream connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import re
+import socket
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
+
+import httpx
+
+from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout
+from pathweaver.llm.base import (
+    ChatEvent,
+    ChatRequest,
+    Message,
+    StructuredRequest,
+    StructuredResult,
+    ToolSpec,
+    collect,
+)
+from pathweaver.llm.openai_stream import error_message, json_events, sse_events
+from pathweaver.llm.schema import parse_object
+
+KEY_SETTING = "PATHWEAVER_LLM_API_KEY"
+MODEL_SETTING = "PATHWEAVER_LLM_MODEL"
+URL_SETTING = "PATHWEAVER_LLM_BASE_URL"
+
+StructuredMode = Literal["json_schema", "tool", "json_object"]
+#: Tried in this order; the first form an upstream accepts is kept for the instance.
+STRUCTURED_MODES: tuple[StructuredMode, ...] = ("json_schema", "tool", "json_object")
+
+_RETRY_STATUSES = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+
+
+class UpstreamRejected(LLMError):
+    """The upstream answered 400/422: it does not accept this request as formed."""
+
+
+class OpenAICompatModel:
+    """A :class:`~pathweaver.llm.base.Model` over an OpenAI-compatible HTTP API.
+
+    ``transport`` replaces httpx's network transport (tests pass ``httpx.MockTransport``).
+    ``backoff`` is the first retry delay in seconds, doubled on each retry; a
+    ``Retry-After`` longer than ``max_retry_wait`` is not waited for: the error is raised.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        model: str,
+        *,
+        connect_timeout: float = 5.0,
+        first_byte_timeout: float = 60.0,
+        total_timeout: float = 300.0,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        max_retry_wait: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = model
+        self.base_url = base_url.rstrip("/")
+        self.total_timeout = total_timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_retry_wait = max_retry_wait
+        self._api_key = api_key
+        headers = {"User-Agent": "pathweaver", "Accept": "application/json, text/event-stream"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(
+                connect=connect_timeout,
+                read=first_byte_timeout,
+                write=first_byte_timeout,
+                pool=connect_timeout,
+            ),
+            transport=transport,
+        )
+        #: Whether the upstream accepts ``stream_options`` (None: not known yet).
+        self._usage_option: bool | None = None
+        self._structured_mode: StructuredMode = STRUCTURED_MODES[0]
+        self._structured_confirmed = False
+
+    # The Model protocol -------------------------------------------------------------
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        body: dict[str, Any] = {"model": self.name, "messages": [_wire_message(m) for m in request.messages]}
+        if request.tools:
+            body["tools"] = [_wire_tool(tool) for tool in request.tools]
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        async for event in self._chat(body):
+            yield event
+
+    async def structured(self, request: StructuredRequest) -> StructuredResult:
+        """Ask for one object, in the first form the upstream accepts, and validate it.
+
+        The forms, in order: ``response_format`` ``json_schema``, a forced tool call,
+        ``json_object`` with the schema in the instructions. A form the upstream answers
+        with 400 is skipped for this call; until one form has worked, that also moves the
+        instance to the next form for good (a form that worked once stays the first tried:
+        a later 400 may be about this schema only).
+        """
+        modes = STRUCTURED_MODES[STRUCTURED_MODES.index(self._structured_mode) :]
+        for mode in modes:
+            try:
+                result = await collect(self._chat(_structured_body(self.name, request, mode)))
+            except UpstreamRejected:
+                if mode == modes[-1]:
+                    raise
+                continue
+            if not self._structured_confirmed:
+                self._structured_mode, self._structured_confirmed = mode, True
+            text = result.text
+            if mode == "tool" and result.tool_calls:
+                text = result.tool_calls[0].arguments
+            truncated = result.finish_reason == "length"
+            return StructuredResult(parse_object(text, request.schema, truncated=truncated), result.usage)
+        raise AssertionError("unreachable: the last structured mode raises")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def check(self) -> None:
+        """Verify the configuration cheaply (``GET /models``); raise :class:`LLMConfigError`.
+
+        A rejected key, an unreachable host, or a model missing from the upstream's list
+        are reported with the setting to fix. Upstreams without a ``/models`` route pass.
+        """
+        try:
+            response = await asyncio.wait_for(self._client.get("models"), self.total_timeout)
+        except (httpx.TransportError, TimeoutError) as error:
+            raise _transport_error(error, self.base_url, config=True) from None
+        if response.status_code in (401, 403):
+            raise self._status_error(response.status_code, response.text) from None
+        if response.status_code != 200:
+            return
+        try:
+            listed = [str(item["id"]) for item in response.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            return
+        if listed and self.name not in listed and f"models/{self.name}" not in listed:
+            shown = ", ".join(sorted(listed)[:10])
+            raise LLMConfigError(
+                f"the upstream at {self.base_url} does not list the model {self.name!r} "
+                f"(it lists {shown}{', ...' if len(listed) > 10 else ''}); check {MODEL_SETTING}",
+                code="model_not_found",
+            )
+
+    # The wire -------------------------------------------------------------------------
+
+    async def _chat(self, body: dict[str, Any]) -> AsyncIterator[ChatEvent]:
+        """POST a streamed chat completion and relay its events."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.total_timeout
+        body = {**body, "stream": True}
+        if self._usage_option is not False:
+            body["stream_options"] = {"include_usage": True}
+        try:
+            response = await self._open(body, deadline)
+        except UpstreamRejected as rejected:
+            if self._usage_option is not None or "stream_options" not in rejected.message:
+                raise
+            # Some upstreams refuse stream_options: ask again without it, and remember.
+            body.pop("stream_options")
+            response = await self._open(body, deadline)
+            self._usage_option = False
+        else:
+            if "stream_options" in body:
+                self._usage_option = True
+        try:
+            if "text/event-stream" in response.headers.get("content-type", ""):
+                events = sse_events(response, deadline)
+            else:
+                events = json_events(response, deadline)
+            async for event in events:
+                yield event
+        except (httpx.TransportError, TimeoutError) as error:
+            raise _stream_error(error) from None
+        finally:
+            await response.aclose()
+
+    async def _open(self, body: dict[str, Any], deadline: float) -> httpx.Response:
+        """Send the request until it gets a 200 response, retrying what may be retried."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            request = self._client.build_request("POST", "chat/completions", json=body)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    response = await self._client.send(request, stream=True)
+            except (
+                httpx.ConnectError,
+                httpx.ConnectTimeout,
+                httpx.RemoteProtocolError,
+                httpx.ReadError,
+            ) as error:
+                failure: LLMError = _transport_error(error, self.base_url)
+                wait = self._backoff(attempt)
+            except (httpx.TransportError, TimeoutError) as error:
+                raise _transport_error(error, self.base_url) from None
+            else:
+                if response.status_code == 200:
+                    return response
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        text = (await response.aread()).decode("utf-8", "replace")
+                except (httpx.TransportError, TimeoutError) as error:
+                    raise _transport_error(error, self.base_url) from None
+                finally:
+                    await response.aclose()
+                failure = self._status_error(response.status_code, text)
+                if response.status_code not in _RETRY_STATUSES:
+                    raise failure
+                retry_after = _retry_after(response.headers)
+                if retry_after is not None and retry_after > self.max_retry_wait:
+                    failure.details["retry_after"] = retry_after
+                    raise failure
+                wait = self._backoff(attempt) if retry_after is None else retry_after
+            if attempt >= self.max_retries or loop.time() + wait >= deadline:
+                raise failure
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: between half and all of ``backoff * 2**attempt``."""
+        return float(self.backoff * 2**attempt * random.uniform(0.5, 1.0))
+
+    def _status_error(self, status: int, body: str) -> LLMError:
+        try:
+            detail = error_message(json.loads(body))
+        except json.JSONDecodeError:
+            detail = body.strip()[:300] or "no details"
+        if self._api_key:
+            detail = detail.replace(self._api_key, "***")
+        return _status_error(status, detail, self.base_url, self.name)
+
+
+# Requests -------------------------------------------------------------------------------
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.content is None and not message.tool_calls:
+        wire["content"] = ""
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
+
+
+def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": dict(tool.parameters)}
+    if tool.description:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
+
+
+def _structured_body(model: str, request: StructuredRequest, mode: StructuredMode) -> dict[str, Any]:
+    name = re.sub(r"[^a-zA-Z0-9_-]", "_", request.name)[:64] or "answer"
+    schema = _upstream_schema(request.schema)
+    messages = [_wire_message(m) for m in request.messages]
+    body: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens, "temperature": 0}
+    match mode:
+        case "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema, "strict": _strict_compatible(schema)},
+            }
+        case "tool":
+            body["tools"] = [
+                _wire_tool(ToolSpec(name=name, description="Record the answer.", parameters=schema))
+            ]
+            body["tool_choice"] = {"type": "function", "function": {"name": name}}
+        case "json_object":
+            body["response_format"] = {"type": "json_object"}
+            instructions = (
+                "Answer with one JSON object and nothing else. It must validate against this JSON Schema:\n"
+                + json.dumps(schema)
+            )
+            messages.append({"role": "system", "content": instructions})
+    body["messages"] = messages
+    return body
+
+
+def _upstream_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema as sent upstream: ``oneOf`` becomes ``anyOf``, which strict modes accept.
+
+    The answer is still validated against the original schema.
+    """
+    converted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs") and isinstance(value, Mapping):
+            converted[key] = {name: _upstream_schema(sub) for name, sub in value.items()}
+        elif key in ("oneOf", "anyOf", "allOf") and isinstance(value, list):
+            converted["anyOf" if key == "oneOf" else key] = [_upstream_schema(sub) for sub in value]
+        elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
+            converted[key] = _upstream_schema(value)
+        else:
+            converted[key] = value
+    return converted
+
+
+def _strict_compatible(schema: Mapping[str, Any]) -> bool:
+    """Whether OpenAI's strict mode accepts the schema: closed objects, every property required."""
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False or set(schema.get("required", ())) != set(
+            properties
+        ):
+            return False
+        if not all(_strict_compatible(sub) for sub in properties.values()):
+            return False
+    items = schema.get("items")
+    if isinstance(items, Mapping) and not _strict_compatible(items):
+        return False
+    return all(_strict_compatible(sub) for sub in schema.get("anyOf", ()))
+
+
+# Errors ---------------------------------------------------------------------------------
+
+
+def _status_error(status: int, detail: str, base_url: str, model: str) -> LLMError:
+    details: dict[str, Any] = {"upstream_status": status}
+    match status:
+        case 401 | 403:
+            return LLMConfigError(
+                f"the upstream rejected the API key (HTTP {status}: {detail}); check {KEY_SETTING}",
+                code="upstream_auth_failed",
+                details=details,
+            )
+        case 404:
+            return LLMConfigError(
+                f"the upstream at {base_url} answered 404 for model {model!r} ({detail}); "
+                f"check {MODEL_SETTING}, and that {URL_SETTING} includes the API prefix (e.g. /v1)",
+                code="model_not_found",
+                details=details,
+            )
+        case 400 | 422:
+            return UpstreamRejected(
+                f"the upstream rejected the request (HTTP {status}): {detail}", code="upstream_bad_request"
+            )
+        case 429:
+            return LLMError(
+                f"the upstream is rate limiting (HTTP 429): {detail}",
+                code="upstream_rate_limited",
+                details=details,
+            )
+        case _:
+            return LLMError(
+                f"the upstream failed (HTTP {status}): {detail}", code="upstream_error", details=details
+            )
+
+
+def _transport_error(error: Exception, base_url: str, *, config: bool = False) -> LLMError:
+    if isinstance(error, httpx.ConnectTimeout):
+        return LLMTimeout(
+            f"could not connect to {base_url} within the connect timeout; check {URL_SETTING} "
+            "(or raise PATHWEAVER_LLM_CONNECT_TIMEOUT)"
+        )
+    if isinstance(error, httpx.TimeoutException):
+        return LLMTimeout(
+            f"the upstream at {base_url} did not answer within the first-byte timeout "
+            "(PATHWEAVER_LLM_FIRST_BYTE_TIMEOUT)"
+        )
+    if isinstance(error, TimeoutError):
+        return LLMTimeout(
+            f"the upstream call exceeded the total timeout (PATHWEAVER_LLM_TOTAL_TIMEOUT) at {base_url}"
+        )
+    if isinstance(error, httpx.ConnectError):
+        cause: BaseException | None = error
+        while cause is not None and not isinstance(cause, socket.gaierror):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            return LLMConfigError(
+                f"cannot resolve the host of {base_url}; check {URL_SETTING}", code="upstream_unreachable"
+            )
+        kind = LLMConfigError if config else LLMError
+        return kind(
+            f"cannot connect to {base_url} ({error}); check {URL_SETTING}", code="upstream_unreachable"
+        )
+    return LLMError(
+        f"the connection to {base_url} failed before a response ({type(error).__name__}: {error})"
+    )
+
+
+def _stream_error(error: Exception) -> LLMError:
+    if isinstance(error, httpx.TimeoutException):
+        return LLMTimeout(
+            "the upstream stream stalled past the first-byte timeout (PATHWEAVER_LLM_FIRST_BYTE_TIMEOUT)"
+        )
+    if isinstance(error, TimeoutError):
+        return LLMTimeout("the upstream call exceeded the total timeout (PATHWEAVER_LLM_TOTAL_TIMEOUT)")
+    return LLMError(f"the upstream stream was cut in the middle ({type(error).__name__}: {error})")
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    if "retry-after-ms" in headers:
+        try:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = email.utils.parsedate_to_datetime(email.utils.formatdate(usegmt=True))
+    return max(0.0, (when - now).total_seconds())

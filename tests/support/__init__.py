@@ -1,0 +1,1 @@
+"""Test support shared by test modules and benchmarks (mock servers, fakes)."""
