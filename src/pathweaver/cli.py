@@ -18,6 +18,7 @@ from pathweaver.agent.pathway import Pathway, default_pathway
 from pathweaver.config import Settings
 from pathweaver.errors import PathweaverError
 from pathweaver.store.store import Store
+from pathweaver.testing import cli as testing_cli
 
 app = typer.Typer(help="Pathweaver: a self-hosted server for conversational agents built as pathways.")
 project_app = typer.Typer(help="Create and list projects.")
@@ -308,6 +309,11 @@ def chat(
 
     settings = _settings(data_dir, fake_model=True if fake else None)
     _run(settings, lambda store: run_chat(store, settings, project, session))
+
+
+app.command("test")(testing_cli.tests_command)
+app.command("lint")(testing_cli.lint_command)
+app.command("routing-check")(testing_cli.routing_check_command)
 
 
 def main() -> None:

@@ -30,13 +30,14 @@ from pathweaver.config import Settings
 from pathweaver.engine.events import TurnDone, TurnEvent
 from pathweaver.engine.history import reconcile
 from pathweaver.engine.state import SessionState, StoredMessage, TurnOutcome, TurnRecord
-from pathweaver.engine.turn import Limits, TurnInput, run_turn
+from pathweaver.engine.turn import Limits, Retriever, TurnInput, run_turn
 from pathweaver.errors import Conflict, NotFound
 from pathweaver.lifecycle import payloads
 from pathweaver.lifecycle.finalize import deliveries_for
 from pathweaver.llm.base import Message, Model, ToolSpec, Usage
 from pathweaver.store.schema import utcnow
 from pathweaver.store.store import Store
+from pathweaver.tools.runner import ToolPort
 
 PATHWAY_CACHE_SIZE = 256
 
@@ -61,11 +62,20 @@ ChatEvent = TurnEvent | TurnResult
 
 class Conversations:
     def __init__(
-        self, store: Store, model: Model, settings: Settings, *, on_end: Callable[[], None] | None = None
+        self,
+        store: Store,
+        model: Model,
+        settings: Settings,
+        *,
+        on_end: Callable[[], None] | None = None,
+        tools: ToolPort | None = None,
+        knowledge: Retriever | None = None,
     ):
         self.store = store
         self.model = model
         self.settings = settings
+        self.tools = tools
+        self.knowledge = knowledge
         #: Called when a session ends here, to wake the lifecycle worker at once.
         self.on_end = on_end or (lambda: None)
         self.limits = Limits(max_steps=settings.max_steps_per_turn)
@@ -168,7 +178,16 @@ class Conversations:
             agent = (await self.store.projects.get_agent(project_id)).config
             pathway = await self.pathway(project_id, session.pathway_version)
             started = utcnow()
+            tool_ids = list(dict.fromkeys(name for n in pathway.nodes for name in n.data.tools))
+            configs = (
+                await self.store.tools.tools_by_id(project_id, tool_ids)
+                if self.tools is not None and tool_ids
+                else []
+            )
             turn = TurnInput(
+                tools=self.tools,
+                tool_configs={config.id: config for config in configs},
+                knowledge=self.knowledge,
                 agent=agent,
                 pathway=pathway,
                 session=session,

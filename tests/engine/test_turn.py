@@ -312,3 +312,14 @@ async def test_system_prompt_carries_global_prompt_modules_variables_and_time() 
     assert "Be warm." in system and "SECRET" not in system
     assert '"vip": true' in system
     assert "2026-11-29 20:00 (Asia/Taipei)" in system
+
+
+async def test_a_new_node_reads_what_the_user_just_said() -> None:
+    graph = pathway(
+        [node("start", "start", variableKeys=["party_size"]), node("confirm", prompt="Confirm a table for {{party_size}}.")],
+        [edge("start", "confirm", "The user gave the party size")],
+    )
+    model = ScriptedModel([go("confirm"), Reply("Confirmed.")], structured_answers=[{"party_size": 4}])
+    await turn(graph, session("start"), "we are 4", model, VARS)
+    reply_call = [c for c in model.calls if c.purpose == "reply"][0]
+    assert "Confirm a table for 4." in (reply_call.messages[0].content or "")

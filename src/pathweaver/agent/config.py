@@ -55,6 +55,10 @@ class AgentConfig(_Wire):
     voice_intelligence: dict[str, Any] | None = None
     first_message: str | None = None
     language: str | None = None
+    session_variables: list[str] | None = None
+    """Names of the session variables callers pass at session creation (for the lint)."""
+    required_suite_id: str | None = None
+    """A test suite that must have passed before ``status`` can become ``published``."""
 
     @property
     def mode(self) -> ExecutionMode:

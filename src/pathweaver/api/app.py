@@ -24,6 +24,7 @@ from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders, OverheadHead
 from pathweaver.api.projects import projects_router
 from pathweaver.api.runtime import runtime_routers
 from pathweaver.api.studio import mount_studio
+from pathweaver.api.testing import cancel_test_runs, testing_router
 from pathweaver.api.webhooks import webhook_routers
 from pathweaver.config import Settings, load_settings
 from pathweaver.conversations import Conversations
@@ -65,6 +66,7 @@ def create_app(
             try:
                 yield
             finally:
+                await cancel_test_runs(app)
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -91,6 +93,7 @@ def create_app(
     app.include_router(projects_router())
     app.include_router(interactive_router())
     app.include_router(management_router())
+    app.include_router(testing_router())
 
     mount_studio(app)
 

@@ -32,7 +32,7 @@ from pathweaver.knowledge.bases import DEFAULT_THRESHOLD, DEFAULT_TOP_K, Knowled
 from pathweaver.knowledge.embeddings import embedders_from_settings
 from pathweaver.knowledge.parsing import check_supported
 from pathweaver.store.knowledge import Dataset, KnowledgeBase, KnowledgeStore, StoredChunk
-from pathweaver.tools.config import tool_error
+from pathweaver.tools.config import field_error
 
 CallerDep = Annotated[Caller, Depends(project_caller)]
 JsonBody = Annotated[Any, Body()]
@@ -130,7 +130,7 @@ def knowledge_router(*, max_dataset_bytes: int = DEFAULT_MAX_DATASET_BYTES) -> A
             data = BaseIn.model_validate(body)
             chunking.check_sizes(data.chunkSize, data.chunkOverlap)
         except ValidationError as exc:
-            raise tool_error(exc) from None
+            raise field_error(exc) from None
         except ValueError as exc:
             raise UserError(str(exc)) from None
         base = await knowledge_of(request.app).store.create_base(

@@ -25,6 +25,7 @@ from pathweaver.api.wire import iso
 from pathweaver.errors import Conflict, NotFound, PathwayError, UserError
 from pathweaver.store.projects import PathwayVersion, StoredAgent
 from pathweaver.store.store import Store
+from pathweaver.testing.publish import agent_fingerprint, ensure_suite_passed
 
 CallerDep = Annotated[Caller, Depends(project_caller)]
 JsonBody = Annotated[Any, Body()]
@@ -77,6 +78,15 @@ async def update_agent(request: Request, projectId: str, caller: CallerDep, body
             f"this change leaves the pathway invalid: {broken[0].message}",
             details={"errors": [issue.to_json() for issue in broken]},
         )
+    if (
+        config.status == "published"
+        and config.required_suite_id
+        and (
+            current.config.status != "published"
+            or agent_fingerprint(config) != agent_fingerprint(current.config)
+        )
+    ):
+        await ensure_suite_passed(store, projectId, config.required_suite_id, config)
     saved = await store.projects.save_agent(projectId, config)
     return {"data": agent_json(saved)}
 

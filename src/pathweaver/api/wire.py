@@ -252,6 +252,9 @@ def session_events(
                 events.append(_message_event(message))
         stamp = iso(turn.finished_at)
         trace = turn.trace
+        for tool_event in trace.get("toolEvents", []):
+            kind = "tool.call" if tool_event["type"] == "tool_call" else "tool.result"
+            events.append({"type": kind, "timestamp": stamp, "data": tool_event})
         for transition in trace.get("transitions", []):
             events.append({"type": "transition", "timestamp": stamp, "data": transition})
         for entered in trace.get("entered", []):
@@ -289,7 +292,9 @@ def session_json(
     session: SessionState, history: list[StoredMessage], turns: list[TurnRecord]
 ) -> dict[str, Any]:
     """GET session: Pathors' integration state (gen 2 ``state``, gen 1 ``data``) and the
-    dashboard record (timeline, counters) in one document."""
+    dashboard record (timeline, counters) in one document. Server-side tool traffic is in
+    the turns' traces (``toolEvents``), not in the messages."""
+    history = [m for m in history if not m.internal]
     messages = [message_json(m) for m in history]
     variables = session.variables
     return {
@@ -311,7 +316,7 @@ def session_json(
         "sessionType": session.session_type,
         "provider": session.provider,
         "pathwayVersion": session.pathway_version,
-        "messageCount": session.message_count,
+        "messageCount": len(history),
         "turnCount": session.turn_count,
         "marked": session.marked,
         "evaluation": session.evaluation,
@@ -338,7 +343,10 @@ def session_json(
 def search_result_json(session: SessionState, history: list[StoredMessage]) -> dict[str, Any]:
     return {
         "sessionId": session.external_id,
-        "data": {"variables": session.variables, "messages": [message_json(m) for m in history]},
+        "data": {
+            "variables": session.variables,
+            "messages": [message_json(m) for m in history if not m.internal],
+        },
         "createdAt": iso(session.created_at),
         "updatedAt": iso(session.updated_at),
     }

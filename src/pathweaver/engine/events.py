@@ -64,6 +64,31 @@ class ModelCalled:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCalled:
+    """A server-side tool call the model made (client tools go back to the caller instead)."""
+
+    name: str
+    arguments: str
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResulted:
+    name: str
+    content: str
+    is_error: bool
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeRetrieved:
+    """Which chunks of a knowledge base went into a node's context this turn."""
+
+    node_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class TurnDone:
     outcome: TurnOutcome
 
@@ -77,6 +102,9 @@ TurnEvent = (
     | VariableSet
     | VariableRejected
     | ModelCalled
+    | ToolCalled
+    | ToolResulted
+    | KnowledgeRetrieved
     | TurnDone
 )
 
@@ -95,6 +123,8 @@ class Trace:
     variables_set: dict[str, Any] = field(default_factory=dict)
     variables_rejected: dict[str, str] = field(default_factory=dict)
     model_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_events: list[dict[str, Any]] = field(default_factory=list)
+    knowledge: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, event: TurnEvent) -> None:
         match event:
@@ -133,6 +163,22 @@ class Trace:
                         **({"error": call.error} if call.error else {}),
                     }
                 )
+            case ToolCalled(name=name, arguments=arguments, node_id=node_id):
+                self.tool_events.append(
+                    {"type": "tool_call", "name": name, "args": arguments, "nodeId": node_id}
+                )
+            case ToolResulted(name=name, content=content, is_error=is_error, record=record):
+                self.tool_events.append(
+                    {
+                        "type": "tool_result",
+                        "name": name,
+                        "content": content,
+                        "isError": is_error,
+                        "record": record,
+                    }
+                )
+            case KnowledgeRetrieved(node_id=node_id, record=record):
+                self.knowledge.append({"nodeId": node_id, **record})
             case ReplyDelta() | ToolCallDelta() | TurnDone():
                 pass
 
@@ -146,6 +192,8 @@ class Trace:
             "transitions": self.transitions,
             "variables": {"set": self.variables_set, "rejected": self.variables_rejected},
             "modelCalls": self.model_calls,
+            "toolEvents": self.tool_events,
+            "knowledge": self.knowledge,
             "clientToolCalls": client_tool_calls,
             "ended": ended,
         }

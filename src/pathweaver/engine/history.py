@@ -49,6 +49,7 @@ def _same(a: Message, b: Message) -> bool:
 
 
 def reconcile(history: Sequence[StoredMessage], incoming: Sequence[Message]) -> Reconciled:
+    history = [m for m in history if not m.internal]  # server-side tool traffic is not the client's
     stored = [m.as_model_message() for m in history]
     sent = [m for m in incoming if m.role != "system"]
     if not sent:

@@ -63,6 +63,7 @@ def system_prompt(
     now: datetime,
     offer_transition: bool,
     client_instructions: Sequence[str] = (),
+    knowledge: str = "",
 ) -> str:
     variables = merged_variables(session_vars, extracted)
     parts: list[str] = []
@@ -85,6 +86,8 @@ def system_prompt(
     if known:
         facts.append("Collected from the user so far:\n" + json.dumps(known, ensure_ascii=False))
     parts.append("## Known information\n" + "\n".join(facts))
+    if knowledge:
+        parts.append(knowledge)
     if offer_transition:
         parts.append(
             "## Moving on\n"

@@ -50,6 +50,7 @@ class StoredMessage:
     tool_call_id: str | None
     node_id: str | None
     created_at: datetime
+    internal: bool = False
 
     def as_model_message(self) -> Message:
         return Message(
@@ -79,6 +80,8 @@ class NewMessage:
 
     message: Message
     node_id: str | None = None
+    #: Server-side tool traffic: part of the model's context, never of the client's history.
+    internal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

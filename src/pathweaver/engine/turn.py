@@ -22,18 +22,21 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.config import AgentConfig, VariableConfig
 from pathweaver.agent.pathway import Node, Pathway
 from pathweaver.engine import extraction, prompt
 from pathweaver.engine.events import (
+    KnowledgeRetrieved,
     ModelCalled,
     NodeEntered,
     ReplyDelta,
+    ToolCalled,
+    ToolResulted,
     Trace,
     TransitionChosen,
     TransitionRejected,
@@ -42,8 +45,10 @@ from pathweaver.engine.events import (
     VariableRejected,
     VariableSet,
 )
+from pathweaver.engine.prompt import merged_variables
 from pathweaver.engine.state import NewMessage, SessionState, TurnOutcome
 from pathweaver.errors import LLMError, PathwayError, StepLimitExceeded, TurnError
+from pathweaver.knowledge.bases import Retrieval
 from pathweaver.llm.base import (
     ChatRequest,
     Finish,
@@ -57,6 +62,10 @@ from pathweaver.llm.base import (
     ToolSpec,
     Usage,
 )
+from pathweaver.tools.builtins import is_builtin
+from pathweaver.tools.config import McpTool, RestfulTool
+from pathweaver.tools.result import SessionAction
+from pathweaver.tools.runner import Offer, OfferedTool, ToolPort
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,17 @@ class TurnInput:
     client_tools: Sequence[ToolSpec] = ()
     client_instructions: Sequence[str] = ()
     now: datetime | None = None
+    #: Server-side tools: the port that runs them, and the project's tool configs by id.
+    tools: ToolPort | None = None
+    tool_configs: Mapping[str, RestfulTool | McpTool] = field(default_factory=dict)
+    #: Retrieval for nodes with a ``knowledgeBaseId``.
+    knowledge: Retriever | None = None
+
+
+class Retriever(Protocol):
+    async def retrieve(self, project_id: str, kb_id: str, query: str, *, top_k: int = 3) -> Retrieval:
+        """Passages for a node's turn; never raises (a failure is an empty retrieval with an error record)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +149,14 @@ async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> 
         extract_request = extraction.request_for(configs, conversation)
         extract_task = asyncio.create_task(_timed_structured(model, extract_request, node.id))
 
+    extracted = dict(session.extracted)
     text_parts: list[str] = []
     client_calls: list[ToolCall] = []
+    internal: list[NewMessage] = []  # server-side tool calls and results: stored, never shown
+    offers: dict[str, Offer] = {}
+    retrieved: dict[str, Retrieval] = {}
+    traced_knowledge: set[str] = set()
+    action: SessionAction | None = None
     usage: Usage | None = None
     ended = False
     offer_transition = True
@@ -145,12 +171,23 @@ async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> 
                 )
             candidates = prompt.transition_candidates(pathway, node) if offer_transition else []
             tools: list[ToolSpec] = [prompt.transition_tool(candidates)] if candidates else []
-            tools.extend(turn.client_tools)
+            offer = await _offer(turn, node, offers)
+            if offer is not None:
+                tools.extend(offer.specs)
+            server_names = {spec.name for spec in offer.specs} if offer is not None else set()
+            tools.extend(t for t in turn.client_tools if t.name not in server_names)
+            knowledge = await _retrieve(turn, node, retrieved)
+            if knowledge is not None and node.id not in traced_knowledge:
+                traced_knowledge.add(node.id)
+                found = KnowledgeRetrieved(node.id, knowledge.record)
+                trace.record(found)
+                yield found
             system = prompt.system_prompt(
                 agent,
                 node,
+                knowledge=knowledge.context() if knowledge is not None else "",
                 session_vars=session.variables,
-                extracted=session.extracted,
+                extracted=extracted,
                 now=now,
                 offer_transition=bool(candidates),
                 client_instructions=turn.client_instructions,
@@ -187,11 +224,16 @@ async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> 
                                 continue
                             if index not in calls:
                                 calls[index] = {"id": event.id, "name": event.name, "args": []}
-                                renumber[index] = len(renumber)
+                                if event.name not in server_names:
+                                    renumber[index] = len(renumber)
                             calls[index]["args"].append(event.arguments)
-                            yield ToolCallDelta(
-                                index=renumber[index], id=event.id, name=event.name, arguments=event.arguments
-                            )
+                            if index in renumber:  # a client tool: it goes back to the caller
+                                yield ToolCallDelta(
+                                    index=renumber[index],
+                                    id=event.id,
+                                    name=event.name,
+                                    arguments=event.arguments,
+                                )
                         case Finish():
                             finish = event
             except Exception as exc:
@@ -248,39 +290,59 @@ async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> 
                     node = step_node
                 if node.data.type == "end":
                     ended = True
+                if extract_task is not None and _reads_placeholders(agent, node):
+                    # The new node's prompt reads variables: let this turn's extraction land
+                    # first, so "{{date}}" shows what the user just said.
+                    task, extract_task = extract_task, None
+                    for applied_event in await _apply_extraction(task, configs, extracted, trace):
+                        yield applied_event
                 continue
-            client_calls = [
-                ToolCall(id=c["id"] or f"call_{i}", name=c["name"] or "", arguments="".join(c["args"]))
+            made = {
+                i: ToolCall(id=c["id"] or f"call_{i}", name=c["name"] or "", arguments="".join(c["args"]))
                 for i, c in sorted(calls.items())
-            ]
-            break
+            }
+            client_calls = [call for i, call in made.items() if i in renumber]
+            server_calls = [call for i, call in made.items() if i not in renumber]
+            if client_calls or not server_calls or offer is None or turn.tools is None:
+                break
+            # Server-side tools run here, in the turn; their results go back to the model.
+            assistant = Message(role="assistant", tool_calls=tuple(server_calls))
+            conversation.append(assistant)
+            internal.append(NewMessage(assistant, node.id, internal=True))
+            for call in server_calls:
+                offered = offer.get(call.name)
+                placeholder = _placeholder(offered, agent)
+                if placeholder:
+                    text_parts.append(placeholder)
+                    yield ReplyDelta(placeholder)
+                started_call = ToolCalled(call.name, call.arguments, node.id)
+                trace.record(started_call)
+                yield started_call
+                result = await turn.tools.run(offer, call, merged_variables(session.variables, extracted))
+                finished_call = ToolResulted(call.name, result.content, result.is_error, result.record)
+                trace.record(finished_call)
+                yield finished_call
+                if result.action is not None:
+                    action = result.action
+                answer = Message(role="tool", content=result.content, tool_call_id=call.id)
+                conversation.append(answer)
+                internal.append(NewMessage(answer, node.id, internal=True))
 
-        extracted = dict(session.extracted)
         if extract_task is not None:
-            result, call = await extract_task
-            extract_task = None
-            trace.record(call)
-            yield call
-            applied = extraction.apply(configs, result.value if result else {})
-            for key, value in applied.values.items():
-                if extracted.get(key) != value:
-                    extracted[key] = value
-                    event_set = VariableSet(key, value)
-                    trace.record(event_set)
-                    yield event_set
-            for key, why in applied.rejected.items():
-                event_rej = VariableRejected(key, why)
-                trace.record(event_rej)
-                yield event_rej
+            task, extract_task = extract_task, None
+            for applied_event in await _apply_extraction(task, configs, extracted, trace):
+                yield applied_event
     finally:
         if extract_task is not None:
             extract_task.cancel()
             with contextlib.suppress(BaseException):
                 await extract_task
 
+    if action is not None:
+        ended = True
     text = "".join(text_parts)
     reply = Message(role="assistant", content=text or None, tool_calls=tuple(client_calls))
-    stored = (*(NewMessage(m, node_before) for m in turn.incoming), NewMessage(reply, node.id))
+    stored = (*(NewMessage(m, node_before) for m in turn.incoming), *internal, NewMessage(reply, node.id))
     client_json = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in client_calls]
     outcome = TurnOutcome(
         messages=stored,
@@ -293,10 +355,71 @@ async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> 
         visited=tuple(visited),
         extracted=extracted,
         ended=ended,
-        end_reason="end_node" if ended else None,
+        end_reason=action.tool if action is not None else ("end_node" if ended else None),
         trace=trace.to_json(node_after=node.id, ended=ended, client_tool_calls=client_json),
     )
     yield TurnDone(outcome)
+
+
+def _reads_placeholders(agent: AgentConfig, node: Node) -> bool:
+    texts = [agent.global_prompt or "", node.data.prompt or ""]
+    texts.extend(module.content for module in agent.prompt_modules or () if module.enabled)
+    return any("{{" in text for text in texts)
+
+
+async def _apply_extraction(
+    task: asyncio.Task[tuple[StructuredResult | None, ModelCalled]],
+    configs: Sequence[VariableConfig],
+    extracted: dict[str, Any],
+    trace: Trace,
+) -> list[TurnEvent]:
+    """Await the extraction call and fold its typed values into ``extracted`` (later wins)."""
+    result, call = await task
+    trace.record(call)
+    events: list[TurnEvent] = [call]
+    applied = extraction.apply(configs, result.value if result else {})
+    for key, value in applied.values.items():
+        if extracted.get(key) != value:
+            extracted[key] = value
+            events.append(VariableSet(key, value))
+    for key, why in applied.rejected.items():
+        events.append(VariableRejected(key, why))
+    for event in events[1:]:
+        trace.record(event)
+    return events
+
+
+async def _retrieve(turn: TurnInput, node: Node, cache: dict[str, Retrieval]) -> Retrieval | None:
+    """Knowledge for ``node`` (once per node and turn), searched with the user's last words."""
+    kb_id = node.data.knowledge_base_id
+    if not kb_id or turn.knowledge is None:
+        return None
+    if kb_id not in cache:
+        query = next((m.content for m in reversed(turn.incoming) if m.role == "user" and m.content), "")
+        if not query:
+            return None
+        cache[kb_id] = await turn.knowledge.retrieve(turn.session.project_id, kb_id, query)
+    return cache[kb_id]
+
+
+async def _offer(turn: TurnInput, node: Node, cache: dict[str, Offer]) -> Offer | None:
+    """The server-side tools offered at ``node`` (every node's, in ``turbo`` mode)."""
+    if turn.tools is None:
+        return None
+    key = "*" if turn.agent.mode == "turbo" else node.id
+    if key not in cache:
+        nodes = turn.pathway.nodes if key == "*" else [node]
+        names = list(dict.fromkeys(name for n in nodes for name in n.data.tools))
+        configs = [turn.tool_configs[name] for name in names if name in turn.tool_configs]
+        cache[key] = await turn.tools.offer(configs, builtins=[name for name in names if is_builtin(name)])
+    return cache[key]
+
+
+def _placeholder(offered: OfferedTool | None, agent: AgentConfig) -> str:
+    """The tool's filler line (in the agent's language when given), streamed while it runs."""
+    messages = offered.placeholder_messages() if offered is not None else None
+    phrases = messages.for_language(agent.language) if messages is not None else []
+    return f"{phrases[0]} " if phrases else ""
 
 
 async def _timed_structured(

@@ -148,7 +148,8 @@ async def finalize(
     config = agent.post_evaluation_config or {}
     if config and config.get("enabled", True) and conversation:
         evaluation = await evaluate(model, config, conversation)
-    final = _with(session, extracted=extracted, evaluation=evaluation)
+    visible = sum(1 for m in history if not m.internal)
+    final = _with(session, extracted=extracted, evaluation=evaluation, message_count=visible)
     events = [payloads.session_ended(final), payloads.session_finalized(final, evaluation)]
     return Finalized(extracted, evaluation, deliveries_for(events, agent, subscriptions))
 

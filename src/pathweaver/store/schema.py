@@ -166,6 +166,8 @@ messages = Table(
     Column("tool_call_id", String(200), nullable=True),
     Column("node_id", String(200), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Server-side tool calls and results: the model's context, not the client's history.
+    Column("internal", Boolean, nullable=False, default=False),
 )
 
 idempotency_keys = Table(
@@ -255,3 +257,8 @@ webhook_attempts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_webhook_attempts_delivery", "delivery_id"),
 )
+
+
+# The tables of other features join the same metadata (imported last: they use the names above).
+from pathweaver.store import schema_testing as _schema_testing  # noqa: E402, F401
+from pathweaver.store import schema_tools as _schema_tools  # noqa: E402, F401

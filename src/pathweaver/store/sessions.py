@@ -72,6 +72,7 @@ def _message_row(session_pk: int, seq: int, turn_seq: int, new: NewMessage, now:
         "tool_call_id": m.tool_call_id,
         "node_id": new.node_id,
         "created_at": now,
+        "internal": new.internal,
     }
 
 
@@ -190,6 +191,7 @@ class SessionStore:
                 tool_call_id=r.tool_call_id,
                 node_id=r.node_id,
                 created_at=r.created_at,
+                internal=r.internal,
             )
             for r in rows
         ]
@@ -418,7 +420,11 @@ class SessionStore:
             return {}
         first = (
             select(messages.c.session_id, func.min(messages.c.seq).label("seq"))
-            .where(messages.c.session_id.in_(list(session_pks)), messages.c.role == "user")
+            .where(
+                messages.c.session_id.in_(list(session_pks)),
+                messages.c.role == "user",
+                messages.c.internal.is_(False),
+            )
             .group_by(messages.c.session_id)
             .subquery()
         )
@@ -465,7 +471,7 @@ def session_data_json(session: SessionState, history: Sequence[StoredMessage]) -
     """The session's data as the search sees it: variables and messages, as JSON text."""
     data = {
         "variables": session.variables,
-        "messages": [{"role": m.role, "content": m.content} for m in history],
+        "messages": [{"role": m.role, "content": m.content} for m in history if not m.internal],
     }
     return json.dumps(data, ensure_ascii=False)
 

@@ -7,9 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pathweaver.config import Settings
 from pathweaver.store.database import make_engine, migrate
 from pathweaver.store.idempotency import IdempotencyStore
+from pathweaver.store.knowledge import KnowledgeStore
 from pathweaver.store.lifecycle import LifecycleStore
 from pathweaver.store.projects import ProjectStore
 from pathweaver.store.sessions import SessionStore
+from pathweaver.store.tools import ToolStore
 
 
 class Store:
@@ -19,6 +21,8 @@ class Store:
         self.sessions = SessionStore(engine)
         self.idempotency = IdempotencyStore(engine)
         self.lifecycle = LifecycleStore(engine)
+        self.tools = ToolStore(engine)
+        self.knowledge = KnowledgeStore(engine)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:

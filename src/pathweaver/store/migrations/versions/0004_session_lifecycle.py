@@ -1,4 +1,4 @@
-"""Session lifecycle: end-of-session jobs, webhook subscriptions, secrets, deliveries, attempts.
+"""Internal (server-side tool) messages; session lifecycle: end-of-session jobs, webhook subscriptions, secrets, deliveries, attempts.
 
 Revision ID: 0004
 Revises: 0003
@@ -15,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("internal", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         "webhook_secrets",
         sa.Column("project_id", sa.String(length=64), nullable=False),
@@ -133,6 +135,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("internal")
 
     op.drop_index("ix_webhook_attempts_delivery", table_name="webhook_attempts")
     op.drop_table("webhook_attempts")

@@ -1,0 +1,1 @@
+"""Knowledge bases: datasets -> text -> chunks -> embeddings -> search."""

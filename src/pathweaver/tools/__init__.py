@@ -1,0 +1,1 @@
+"""Server-side tools: tool configs, REST and MCP runners, built-ins, and the outbound HTTP client."""

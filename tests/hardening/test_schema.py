@@ -1,0 +1,206 @@
+"""Schemathesis against Pathweaver's own OpenAPI document, in-process through ASGI.
+
+Every operation of ``/openapi.json`` (all three path generations) is called with data
+generated from its schema, valid and deliberately invalid, in the examples, coverage,
+fuzzing and stateful phases, with a valid API key and the real project id in the path, so
+requests reach the handlers instead of stopping at authentication. The run happens once per
+module (schemathesis' engine, as its CLI runs it); each test below reads the checks it
+cares about from that run.
+
+Checks run, and how they are read:
+
+* must pass: ``not_a_server_error`` (and the run raises no error), ``negative_data_rejection``
+  (schema-invalid input gets a 4xx), ``content_type_conformance``,
+  ``response_schema_conformance``, ``response_headers_conformance`` and
+  ``missing_required_header``; ``ensure_resource_availability`` must pass except for the one
+  known bug it finds by chance (an id holding ``/``, shown every time by test_ids.py);
+* known failures, each an ``xfail(strict=True)`` test naming the bug:
+  ``status_code_conformance`` (the 400/401/404/409/413 answers are not in the document,
+  which documents a 422 the API never sends) and ``unsupported_method`` (405 answers lose
+  their ``Allow`` header); and, checked on the document itself, that every operation
+  declares its success response schema; until then ``response_schema_conformance`` above
+  passes vacuously (it has no schema to hold a response to);
+* not run, on purpose: ``positive_data_acceptance``, because the document cannot express
+  what the handlers rightly refuse beyond the schema (a history that does not match the
+  session's, an invalid pathway, dates in query strings) and so it reports correct 400/409
+  answers; and ``use_after_free``, because ending a session keeps its transcript readable
+  by design (README: "Ending a session ... keeps its transcript").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import configuration
+from schemathesis.engine import Status, events, from_schema
+from schemathesis.python import asgi
+
+from pathweaver.api.app import create_app
+from pathweaver.config import Settings
+from pathweaver.store.store import Store
+from tests.conftest import Project, make_project
+
+#: Examples per operation and phase: small enough for CI (a nightly run may raise it).
+EXAMPLES = 10
+CHECKS = (
+    "not_a_server_error",
+    "negative_data_rejection",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "missing_required_header",
+    "ensure_resource_availability",
+    "status_code_conformance",
+    "unsupported_method",
+)
+
+Failure = tuple[str, int | None, str, str]  # operation, status code, what schemathesis says, request
+
+
+def _prepare(data_dir: Path) -> tuple[Settings, Project]:
+    settings = Settings(data_dir=data_dir, fake_model=True)
+
+    async def make() -> Project:
+        store = await Store.open(settings)
+        try:
+            return await make_project(store, "fuzzed")
+        finally:
+            await store.close()
+
+    return settings, asyncio.run(make())
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Project]]:
+    """The app (owning its SQLite store, with the scripted model) and the project it serves.
+
+    Hypothesis keeps caches in ``./.hypothesis``; they go to a temporary folder instead, so
+    the run leaves nothing in the working tree.
+    """
+    settings, project = _prepare(tmp_path_factory.mktemp("schemathesis"))
+    configuration.set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    try:
+        yield create_app(settings), project
+    finally:
+        asgi.shutdown_lifespans()
+        configuration.set_hypothesis_home_dir(None)
+
+
+@pytest.fixture(scope="module")
+def run(fuzzed: tuple[FastAPI, Project]) -> dict[str, Any]:
+    """Failures per check, the engine's errors, and how many checks ran."""
+    app, project = fuzzed
+    config = schemathesis.Config.from_dict(
+        {
+            "headers": {"Authorization": f"Bearer {project.key}"},
+            "parameters": {"projectId": project.id},
+            "generation": {"max-examples": EXAMPLES, "database": "none", "mode": "all"},
+            "phases": {"stateful": {"max-steps": 8}},
+            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+            "max-time": 240,
+        }
+    )
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+    failures: dict[str, set[Failure]] = defaultdict(set)
+    errors: list[str] = []
+    ran = 0
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            for case_id, nodes in event.recorder.checks.items():
+                for node in nodes:
+                    ran += 1
+                    if node.status != Status.FAILURE:
+                        continue
+                    interaction = event.recorder.interactions.get(case_id)
+                    status = (
+                        interaction.response.status_code if interaction and interaction.response else None
+                    )
+                    title = node.failure_info.failure.title if node.failure_info else ""
+                    failures[node.name].add((event.label or "(stateful)", status, title))
+        elif isinstance(event, events.NonFatalError):
+            errors.append(f"{event.label}: {event.value!r}")
+        elif isinstance(event, events.FatalError):
+            errors.append(f"fatal: {event.exception!r}")
+    return {"failures": failures, "errors": errors, "ran": ran}
+
+
+def test_no_server_error_on_any_input(run: dict[str, Any]) -> None:
+    assert run["ran"] > 1000
+    assert run["errors"] == []
+    assert sorted(run["failures"]["not_a_server_error"]) == []
+
+
+def test_schema_invalid_input_is_refused_with_a_4xx(run: dict[str, Any]) -> None:
+    assert sorted(run["failures"]["negative_data_rejection"]) == []
+
+
+def test_responses_match_their_declared_content_type_schema_and_headers(run: dict[str, Any]) -> None:
+    for check in (
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+        "missing_required_header",
+    ):
+        assert sorted(run["failures"][check]) == [], check
+
+
+def test_created_resources_are_available(run: dict[str, Any]) -> None:
+    """A resource a POST created is there on the route its link names; the one known exception
+    is an id holding '/' or made of dots (test_ids.py), which the generator finds only by chance."""
+    unexplained = [
+        failure
+        for failure in run["failures"]["ensure_resource_availability"]
+        if not any(mark in failure[3] for mark in ("%2F", "%2f", "/./", "/../"))
+        and not failure[3].endswith(("/.", "/.."))
+    ]
+    assert unexplained == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug (document): the API answers 400, 401, 404, 409 and 413 on most routes but the "
+    "OpenAPI document declares only 200 and a 422 HTTPValidationError that is never sent "
+    "(validation errors are 400); see the report",
+)
+def test_every_status_code_answered_is_documented(run: dict[str, Any]) -> None:
+    assert sorted(run["failures"]["status_code_conformance"]) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: 405 Method Not Allowed answers carry no Allow header: api/errors.py "
+    "on_http_error drops the HTTPException's headers; see the report",
+)
+def test_a_405_names_the_allowed_methods(run: dict[str, Any]) -> None:
+    assert sorted(run["failures"]["unsupported_method"]) == []
+
+
+def undeclared_responses(document: dict[str, Any]) -> list[str]:
+    """Operations whose success response has no schema (FastAPI writes only a title for ``-> Any``)."""
+    missing = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation.get("responses", {}).items():
+                if not status.startswith("2"):
+                    continue
+                schemas = [c.get("schema") for c in (response.get("content") or {}).values()]
+                if not schemas or any(set(s or {}) <= {"title", "description"} for s in schemas):
+                    missing.append(f"{method.upper()} {path}")
+    return sorted(missing)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug (document): no route declares a response model, so the document says nothing of "
+    "what a success looks like and response_schema_conformance has nothing to check; see the report",
+)
+def test_every_operation_declares_its_success_schema(fuzzed: tuple[FastAPI, Project]) -> None:
+    app, _ = fuzzed
+    assert undeclared_responses(app.openapi()) == []
