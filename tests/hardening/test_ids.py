@@ -35,12 +35,6 @@ def create(kind: str, chosen: str) -> tuple[str, dict[str, object], str]:
     raise AssertionError(kind)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: session, conversation and node ids may contain '/' or be '.' or '..', which no "
-    "path segment can carry: the resource is created (200/201) and the route that names it "
-    "answers 404 (or, for '..', another route); see the report",
-)
 @pytest.mark.parametrize("kind", ["session", "conversation", "node"])
 @pytest.mark.parametrize("chosen", UNADDRESSABLE)
 async def test_a_created_id_can_be_read_back(

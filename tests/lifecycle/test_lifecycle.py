@@ -25,7 +25,12 @@ def settings(tmp_path, backend) -> Settings:
     if backend == "postgres":
         extra = {"database_url": POSTGRES_URL, "database_schema": f"t_{secrets.token_hex(6)}"}
     return Settings(
-        data_dir=tmp_path, fake_model=True, webhook_retry_base=0.05, lifecycle_poll_interval=0.05, **extra
+        data_dir=tmp_path,
+        fake_model=True,
+        webhook_retry_base=0.05,
+        lifecycle_poll_interval=0.05,
+        outbound_allow="127.0.0.1",  # the test receiver is local; deliveries are SSRF-checked
+        **extra,
     )
 
 
@@ -300,3 +305,35 @@ async def test_idle_sessions_are_ended_and_finalized(client, store, project: Pro
     await worker.end_idle_sessions()
     state = (await client.get(f"/v1/projects/{project.id}/sessions/idle", headers=project.auth)).json()
     assert state["isEnded"] and state["endReason"] == "idle_timeout"
+
+
+async def test_a_private_receiver_is_refused_without_the_allow_list(
+    store, project: Project, tmp_path
+) -> None:
+    strict = Settings(data_dir=tmp_path, fake_model=True, lifecycle_poll_interval=0.05)
+    app = create_app(strict, store=store, model=ScriptedModel())
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            await http.patch(
+                f"/v1/projects/{project.id}/agent",
+                json={"postSessionWebhook": {"url": "http://10.0.0.8/hook", "events": ["session.ended"]}},
+                headers=project.auth,
+            )
+            await http.post(
+                f"/v1/projects/{project.id}/sessions", json={"session_id": "p1"}, headers=project.auth
+            )
+            ended = await http.request(
+                "DELETE",
+                f"/v1/projects/{project.id}/sessions",
+                json={"session_id": "p1"},
+                headers=project.auth,
+            )
+            assert ended.status_code == 200
+            url = f"/v1/projects/{project.id}/webhooks/deliveries"
+            for _ in range(100):
+                await app.state.lifecycle.tick()
+                log = (await http.get(url, headers=project.auth)).json()["data"]
+                if log and log[0]["attempts"]:
+                    break
+                await asyncio.sleep(0.02)
+    assert log[0]["attempts"][0]["error"].startswith("refused")

@@ -144,3 +144,28 @@ async def test_the_scripted_fake_answers_and_records() -> None:
     end = await tools.run(offer, ToolCall("c3", "end_call", '{"reason": "done"}'), {})
     assert "found 7" in ok.content and bad.is_error and end.action is not None
     assert [c.name for c in tools.calls] == ["lookup", "broken", "end_call"]
+
+
+async def test_an_offered_tool_carries_its_placeholder_messages(runner: ToolRunner) -> None:
+    config = parse_tool(
+        {
+            "id": "t1",
+            "type": "restful",
+            "name": "lookup",
+            "metadata": {"url": "https://api.example.com"},
+            "placeholderMessages": {
+                "messages": {"en": ["One moment"], "fr": ["Un instant"]},
+                "defaultLanguage": "en",
+            },
+        }
+    )
+    offer = await runner.offer([config], builtins=["end_call"])
+    lookup, end = offer.get("lookup"), offer.get("end_call")
+    assert lookup is not None and end is not None
+    messages = lookup.placeholder_messages()
+    assert (
+        messages is not None
+        and messages.for_language("fr") == ["Un instant"]
+        and messages.for_language(None) == ["One moment"]
+    )
+    assert end.placeholder_messages() is None

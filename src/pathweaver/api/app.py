@@ -19,20 +19,26 @@ from pathweaver import __version__
 from pathweaver.api import errors
 from pathweaver.api.history import history_routers
 from pathweaver.api.interactive import interactive_router
+from pathweaver.api.knowledge import knowledge_router
 from pathweaver.api.management import management_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders, OverheadHeader
 from pathweaver.api.projects import projects_router
 from pathweaver.api.runtime import runtime_routers
 from pathweaver.api.studio import mount_studio
 from pathweaver.api.testing import cancel_test_runs, testing_router
+from pathweaver.api.tools import tools_router
 from pathweaver.api.webhooks import webhook_routers
 from pathweaver.config import Settings, load_settings
 from pathweaver.conversations import Conversations
-from pathweaver.lifecycle.delivery import HttpPoster
+from pathweaver.knowledge.bases import Knowledge
+from pathweaver.knowledge.embeddings import embedders_from_settings
+from pathweaver.lifecycle.delivery import OutboundPoster
 from pathweaver.lifecycle.worker import LifecycleWorker
 from pathweaver.llm.base import Model
 from pathweaver.llm.metered import MeteredModel
 from pathweaver.store.store import Store
+from pathweaver.tools.outbound import OutboundClient, policy_from_settings
+from pathweaver.tools.runner import ToolRunner
 
 log = logging.getLogger("pathweaver")
 
@@ -41,6 +47,7 @@ def create_app(
     settings: Settings | None = None, *, store: Store | None = None, model: Model | None = None
 ) -> FastAPI:
     settings = settings or load_settings()
+    policy = policy_from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,13 +61,22 @@ def create_app(
                 the_model = build_model(settings)
             else:
                 the_model = model
-            poster = HttpPoster(timeout=settings.webhook_timeout)
-            worker = LifecycleWorker(the_store, the_model, settings, poster)
+            outbound = OutboundClient(policy)
+            tools = ToolRunner(outbound, max_result_chars=settings.tool_result_max_chars)
+            knowledge = Knowledge(the_store.knowledge, embedders_from_settings(settings))
+            await knowledge.resume()
+            worker = LifecycleWorker(the_store, the_model, settings, OutboundPoster(outbound))
             app.state.store = the_store
             app.state.model = the_model
             app.state.lifecycle = worker
+            app.state.knowledge = knowledge
             app.state.conversations = Conversations(
-                the_store, MeteredModel(the_model), settings, on_end=worker.wake.set
+                the_store,
+                MeteredModel(the_model),
+                settings,
+                on_end=worker.wake.set,
+                tools=tools,
+                knowledge=knowledge,
             )
             task = asyncio.create_task(worker.run(), name="pathweaver-lifecycle")
             try:
@@ -70,7 +86,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                await poster.aclose()
+                await knowledge.aclose()
+                await outbound.aclose()
                 if own_model:
                     await the_model.aclose()
         finally:
@@ -94,6 +111,8 @@ def create_app(
     app.include_router(interactive_router())
     app.include_router(management_router())
     app.include_router(testing_router())
+    app.include_router(tools_router(policy))
+    app.include_router(knowledge_router(max_dataset_bytes=settings.max_dataset_bytes))
 
     mount_studio(app)
 
@@ -103,7 +122,11 @@ def create_app(
 
     app.add_middleware(LegacyPathHeaders, sunset=settings.legacy_sunset)
     app.add_middleware(OverheadHeader)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        uploads=("/datasets", settings.max_dataset_bytes + 16 * 1024),
+    )
     return app
 
 

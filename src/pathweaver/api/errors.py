@@ -92,7 +92,9 @@ def install(app: FastAPI) -> None:
         error.type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         if exc.status_code == 413:
             error.code = "request_too_large"
-        return JSONResponse(error_body(error_style(request), error), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(error_style(request), error), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -67,7 +67,7 @@ async def list_sessions(
     request: Request,
     projectId: str,
     caller: CallerDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     pageSize: Annotated[int, Query(ge=1, le=200)] = 20,
     search: Annotated[str | None, Query(max_length=500)] = None,
     ended: bool | None = None,

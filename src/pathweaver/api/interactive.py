@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pathweaver.api import limits
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.wire import addressable
 from pathweaver.conversations import Conversations, TurnResult
 from pathweaver.engine.state import SessionState
 from pathweaver.errors import Conflict, UserError
@@ -31,7 +32,9 @@ CallerDep = Annotated[Caller, Depends(project_caller)]
 class StartBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     variables: dict[str, Any] | None = None
-    session_id: str | None = Field(default=None, alias="sessionId", min_length=1, max_length=200)
+    session_id: Annotated[str | None, AfterValidator(addressable)] = Field(
+        default=None, alias="sessionId", min_length=1, max_length=200
+    )
 
 
 class SendBody(BaseModel):

@@ -15,13 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Edge, Node, Pathway
 from pathweaver.agent.validation import Report, ensure_valid, parse_pathway, validate_pathway
 from pathweaver.api.auth import Caller, project_caller
-from pathweaver.api.wire import iso
+from pathweaver.api.wire import addressable, iso
 from pathweaver.errors import Conflict, NotFound, PathwayError, UserError
 from pathweaver.store.projects import PathwayVersion, StoredAgent
 from pathweaver.store.store import Store
@@ -157,7 +157,7 @@ async def get_node(request: Request, projectId: str, nodeId: str, caller: Caller
 
 class NodeIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: str = Field(min_length=1, max_length=200)
+    id: Annotated[str, AfterValidator(addressable)] = Field(min_length=1, max_length=200)
     position: dict[str, Any]
     data: dict[str, Any]
 

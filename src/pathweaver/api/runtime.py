@@ -32,6 +32,7 @@ from pathweaver.api.wire import (
     SearchBody,
     SessionIdBody,
     TerminateBody,
+    addressable,
     completion_json,
     search_result_json,
     session_json,
@@ -139,6 +140,11 @@ async def chat_completions(
             )
         return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
 
+    if x_session_id is not None:
+        try:
+            addressable(x_session_id)
+        except ValueError as exc:
+            raise UserError(f"X-Session-ID: {exc}") from None
     session_id = x_session_id or body.session_id or f"session-{secrets.token_hex(12)}"
     completion_id = new_completion_id()
     headers = {"X-Session-ID": session_id}

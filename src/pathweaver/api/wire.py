@@ -8,9 +8,9 @@ and ignored: the agent's configuration decides those.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from pathweaver.engine.prompt import TRANSITION_TOOL
 from pathweaver.engine.state import SessionState, StoredMessage, TurnRecord
@@ -23,11 +23,21 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def addressable(value: str | None) -> str | None:
+    """An id that a URL path segment can carry: no "/", and not "." or ".."."""
+    if value is not None and ("/" in value or value in (".", "..")):
+        raise ValueError('an id may not contain "/" or be "." or ".."')
+    return value
+
+
+AddressableId = Annotated[str, AfterValidator(addressable)]
+
+
 # Sessions -----------------------------------------------------------------------------
 
 
 class CreateSessionBody(_In):
-    session_id: str = Field(min_length=1, max_length=200)
+    session_id: AddressableId = Field(min_length=1, max_length=200)
     variables: dict[str, Any] | None = None
     provider: str | None = Field(default=None, max_length=64)
 
@@ -115,7 +125,9 @@ class StreamOptions(_In):
 class ChatCompletionBody(_In):
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: StrictBool = False
-    session_id: str | None = Field(default=None, min_length=1, max_length=200)
+    session_id: Annotated[str | None, AfterValidator(addressable)] = Field(
+        default=None, min_length=1, max_length=200
+    )
     tools: list[ToolDef] | None = None
     stream_options: StreamOptions | None = None
     model: str | None = None

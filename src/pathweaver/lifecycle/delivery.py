@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from pathweaver.errors_tools import OutboundError, OutboundRefused, OutboundTimeout
 from pathweaver.store.lifecycle import Delivery
 from pathweaver.store.schema import utcnow
+from pathweaver.tools.outbound import OutboundClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,34 +93,31 @@ def judge(delivery: Delivery, result: PostResult, *, max_attempts: int, base_del
     return Verdict("pending", utcnow() + timedelta(seconds=delay))
 
 
-class HttpPoster:
-    """Posts with httpx: no redirects, a total timeout, the answer's body never read in full."""
+class OutboundPoster:
+    """Posts through the SSRF-safe outbound client (tools/outbound.py): the host is resolved
+    and checked before connecting, private addresses are refused unless allow-listed
+    (``PATHWEAVER_OUTBOUND_ALLOW``), no redirects, timeouts and a response cap."""
 
-    def __init__(self, timeout: float):
-        import httpx
-
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+    def __init__(self, outbound: OutboundClient):
+        self.outbound = outbound
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult:
-        import httpx
-
         began = time.perf_counter()
         try:
-            async with self._client.stream("POST", url, headers=headers, content=body) as response:
-                status = response.status_code
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            return PostResult(None, f"could not connect: {exc}", latency_ms=_ms(began))
-        except httpx.TimeoutException:
+            response = await self.outbound.request("POST", url, headers=headers, content=body)
+        except OutboundRefused as exc:
+            return PostResult(None, f"refused: {exc.message}", latency_ms=_ms(began))
+        except OutboundTimeout as exc:
+            # Sent, perhaps received: the outcome is unknown (never resent if at most once).
+            return PostResult(None, f"timed out: {exc.message}", ambiguous=True, latency_ms=_ms(began))
+        except OutboundError as exc:
+            ambiguous = "connect" not in exc.message.lower()
             return PostResult(
-                None, "the receiver did not answer in time", ambiguous=True, latency_ms=_ms(began)
+                None, f"could not connect: {exc.message}", ambiguous=ambiguous, latency_ms=_ms(began)
             )
-        except httpx.HTTPError as exc:
-            return PostResult(None, f"{type(exc).__name__}: {exc}", ambiguous=True, latency_ms=_ms(began))
+        status = response.status
         error = None if 200 <= status < 300 else f"the receiver answered {status}"
         return PostResult(status, error, latency_ms=_ms(began))
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 def _ms(began: float) -> int:

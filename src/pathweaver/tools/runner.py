@@ -47,8 +47,8 @@ class OfferedTool:
     config: RestfulTool | McpTool | None = None
     remote_name: str | None = None
 
-    @property
     def placeholder_messages(self) -> PlaceholderMessages | None:
+        """What to say while this tool runs (the config's ``placeholderMessages``)."""
         return self.config.placeholder_messages if self.config is not None else None
 
 
