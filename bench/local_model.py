@@ -217,7 +217,8 @@ def main() -> None:
     labels = [case.label for case in CASES]
     print(f"Embedded model benchmark, {datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores")
     print(
-        f"model {path.name}, {arguments.threads} threads, {arguments.rounds} rounds, max {arguments.max_tokens} tokens"
+        f"model {path.name}, {arguments.threads} threads, {arguments.rounds} rounds, "
+        f"max {arguments.max_tokens} tokens"
     )
     print()
     print(f"{'':26}{'load s':>8}{'peak MB':>9}" + "".join(f"{'tok/s ' + label:>18}" for label in labels))

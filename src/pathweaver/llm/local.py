@@ -438,8 +438,8 @@ def _fit(
         oldest = next((i for i, m in enumerate(kept[:-1]) if m.role != "system"), None)
         if oldest is None:
             raise LLMError(
-                f"the prompt ({len(tokens)} tokens) and the reply ({max_tokens} tokens) do not fit the embedded "
-                f"model's context of {backend.context_size} tokens (PATHWEAVER_LOCAL_MODEL_CONTEXT)",
+                f"the prompt ({len(tokens)} tokens) and the reply ({max_tokens} tokens) do not fit "
+                f"the embedded model's context of {backend.context_size} tokens (PATHWEAVER_LOCAL_MODEL_CONTEXT)",
                 code="context_length_exceeded",
             )
         del kept[oldest]

