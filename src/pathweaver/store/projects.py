@@ -282,36 +282,10 @@ class ProjectStore:
         self, project_id: str, pathway: Pathway, *, author: str = "", note: str = ""
     ) -> PathwayVersion:
         """Store ``pathway`` as a new immutable version and make it current."""
-        now = utcnow()
-        document = pathway.to_json()
-        async with write_transaction(self.engine) as conn:
-            current = (
-                await conn.execute(
-                    select(func.max(pathway_versions.c.version)).where(
-                        pathway_versions.c.project_id == project_id
-                    )
-                )
-            ).scalar_one_or_none()
-            if current is None:
-                raise NotFound("Project not found")
-            version = current + 1
-            await conn.execute(
-                insert(pathway_versions).values(
-                    project_id=project_id,
-                    version=version,
-                    schema_version=SCHEMA_VERSION,
-                    document=document,
-                    created_at=now,
-                    author=author,
-                    note=note,
-                )
-            )
-            await conn.execute(
-                update(projects)
-                .where(projects.c.id == project_id)
-                .values(pathway_version=version, updated_at=now)
-            )
-        return PathwayVersion(project_id, version, SCHEMA_VERSION, document, now, author, note)
+        saved, _ = await self.update_pathway(
+            project_id, lambda _current, _agent: (pathway, None), author=author, note=note
+        )
+        return saved
 
     async def update_pathway(
         self,
