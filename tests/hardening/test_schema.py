@@ -9,19 +9,19 @@ cares about from that run.
 
 Checks run, and how they are read:
 
-* must pass: ``not_a_server_error`` (and the run raises no error) except for the one known
-  server error (a session listing paged past 2**63, shown every time by test_paging.py, found
-  here only when the generator tries such a page), ``negative_data_rejection``
-  (schema-invalid input gets a 4xx), ``content_type_conformance``,
-  ``response_schema_conformance``, ``response_headers_conformance`` and
-  ``missing_required_header``; ``ensure_resource_availability`` must pass except for the one
-  known bug it finds by chance (an id holding ``/``, shown every time by test_ids.py);
-* known failures, each an ``xfail(strict=True)`` test naming the bug:
-  ``status_code_conformance`` (the 400/401/404/409/413 answers are not in the document,
-  which documents a 422 the API never sends) and ``unsupported_method`` (405 answers lose
-  their ``Allow`` header); and, checked on the document itself, that every operation
-  declares its success response schema; until then ``response_schema_conformance`` above
-  passes vacuously (it has no schema to hold a response to);
+* must pass: ``not_a_server_error`` (and the run raises no error), ``negative_data_rejection``
+  (schema-invalid input gets a 4xx), ``content_type_conformance`` (streamed chat
+  completions left out, see below), ``response_schema_conformance``,
+  ``response_headers_conformance``, ``missing_required_header``, ``unsupported_method`` (a
+  405 names the allowed methods) and ``ensure_resource_availability``. Two bugs this run
+  found by chance have deterministic tests of their own: a session listing paged past
+  2**63 (500; test_paging.py) and ids no path segment can carry (test_ids.py);
+* known failures, each an ``xfail(strict=True)`` test naming the bug: streamed chat
+  completions are not declared (``text/event-stream``), ``status_code_conformance`` (the
+  400/401/404/409/413 answers are not in the document, which documents a 422 the API never
+  sends), and, checked on the document itself, that every operation declares its success
+  response schema; until then ``response_schema_conformance`` passes vacuously (it has no
+  schema to hold a response to);
 * not run, on purpose: ``positive_data_acceptance``, because the document cannot express
   what the handlers rightly refuse beyond the schema (a history that does not match the
   session's, an invalid pathway, dates in query strings) and so it reports correct 400/409
@@ -125,7 +125,8 @@ def run(fuzzed: tuple[FastAPI, Project]) -> dict[str, Any]:
                         interaction.response.status_code if interaction and interaction.response else None
                     )
                     title = node.failure_info.failure.title if node.failure_info else ""
-                    failures[node.name].add((event.label or "(stateful)", status, title))
+                    sent = f"{interaction.request.method} {interaction.request.uri}" if interaction else ""
+                    failures[node.name].add((event.label or "(stateful)", status, title, sent))
         elif isinstance(event, events.NonFatalError):
             errors.append(f"{event.label}: {event.value!r}")
         elif isinstance(event, events.FatalError):
@@ -133,44 +134,52 @@ def run(fuzzed: tuple[FastAPI, Project]) -> dict[str, Any]:
     return {"failures": failures, "errors": errors, "ran": ran}
 
 
-def paging_overflow(text: str) -> bool:
-    """The one known server error: a session listing paged past 2**63 (test_paging.py)."""
-    if not text.startswith("GET "):
-        return False
-    target = text[4:].split("?")[0].split(": ")[0]
-    return "/session" in target and ("OverflowError" in text or "page=" in text)
-
-
 def test_no_server_error_on_any_input(run: dict[str, Any]) -> None:
     assert run["ran"] > 1000
-    assert [e for e in run["errors"] if not paging_overflow(e)] == []
-    assert sorted(f for f in run["failures"]["not_a_server_error"] if not paging_overflow(f[3])) == []
+    assert run["errors"] == []
+    failures = sorted(run["failures"]["not_a_server_error"])
+    assert failures == [], "\n".join(map(str, failures))
 
 
 def test_schema_invalid_input_is_refused_with_a_4xx(run: dict[str, Any]) -> None:
-    assert sorted(run["failures"]["negative_data_rejection"]) == []
+    failures = sorted(run["failures"]["negative_data_rejection"])
+    assert failures == [], "\n".join(map(str, failures))
 
 
 def test_responses_match_their_declared_content_type_schema_and_headers(run: dict[str, Any]) -> None:
+    """Streamed chat completions (``text/event-stream``) are left out of the content-type check:
+    the document does not declare them, a known bug with its own test below."""
     for check in (
         "content_type_conformance",
         "response_schema_conformance",
         "response_headers_conformance",
         "missing_required_header",
     ):
-        assert sorted(run["failures"][check]) == [], check
+        failures = sorted(run["failures"][check])
+        if check == "content_type_conformance":
+            failures = [
+                f for f in failures if "/chat/completions" not in f[3] and "chat/completions" not in f[0]
+            ]
+        assert failures == [], f"{check}:\n" + "\n".join(map(str, failures))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug (document): chat completions answer text/event-stream when stream is true, but the "
+    "document declares only application/json for their 200; see the report",
+)
+def test_streamed_completions_are_documented_as_event_streams(fuzzed: tuple[FastAPI, Project]) -> None:
+    app, _ = fuzzed
+    for path, item in app.openapi()["paths"].items():
+        if path.endswith("/chat/completions"):
+            assert "text/event-stream" in item["post"]["responses"]["200"]["content"], path
 
 
 def test_created_resources_are_available(run: dict[str, Any]) -> None:
-    """A resource a POST created is there on the route its link names; the one known exception
-    is an id holding '/' or made of dots (test_ids.py), which the generator finds only by chance."""
-    unexplained = [
-        failure
-        for failure in run["failures"]["ensure_resource_availability"]
-        if not any(mark in failure[3] for mark in ("%2F", "%2f", "/./", "/../"))
-        and not failure[3].endswith(("/.", "/.."))
-    ]
-    assert unexplained == []
+    """A resource a POST created is there on the route its link names (ids a path cannot carry
+    were once the exception: test_ids.py)."""
+    failures = sorted(run["failures"]["ensure_resource_availability"])
+    assert failures == [], "\n".join(map(str, failures))
 
 
 @pytest.mark.xfail(
