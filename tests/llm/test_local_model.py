@@ -89,7 +89,8 @@ async def test_a_plain_reply_streams_in_several_deltas(model: LocalModel) -> Non
     events = [event async for event in model.stream(ChatRequest(messages=(DESK, said), max_tokens=40))]
 
     deltas = [event for event in events if isinstance(event, TextDelta)]
-    assert len(deltas) >= 3
+    # One delta per token as it is generated (even "Hello!" is two), never one lump at the end.
+    assert len(deltas) >= 2 and all(d.text for d in deltas)
     assert "".join(d.text for d in deltas).strip()
     finish = events[-1]
     assert isinstance(finish, Finish) and finish.usage is not None
