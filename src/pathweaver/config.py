@@ -6,12 +6,22 @@ edge (CLI, ``create_app``) and passed down.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LLMTarget(BaseModel):
+    """A named OpenAI-compatible upstream that agents and nodes may choose by name."""
+
+    base_url: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    """The model name sent upstream unless the agent or node names another."""
+    api_key: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -38,6 +48,11 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
     """Model name sent upstream; required with ``llm_base_url``."""
+
+    llm_targets: dict[str, LLMTarget] = Field(default_factory=dict)
+    """More upstreams, by name, for agents and nodes that choose their model (``model:
+    {target: fast}``), as JSON: ``{"fast": {"base_url": "...", "model": "...", "api_key":
+    "..."}}``. Keys live here, never in the agent. Timeouts and retries are shared."""
 
     llm_connect_timeout: float = 5.0
     llm_first_byte_timeout: float = 60.0
@@ -142,8 +157,19 @@ def export_to_environment(settings: Settings) -> None:
     for name, value in settings.model_dump().items():
         if value is None:
             continue
+        if name == "llm_targets":
+            value = json.dumps(
+                {
+                    key: {**target.model_dump(mode="json"), "api_key": _reveal(target.api_key)}
+                    for key, target in settings.llm_targets.items()
+                }
+            )
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         os.environ[f"PATHWEAVER_{name.upper()}"] = (
             str(value).lower() if isinstance(value, bool) else str(value)
         )
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None

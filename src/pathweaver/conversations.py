@@ -35,6 +35,7 @@ from pathweaver.errors import Conflict, NotFound
 from pathweaver.lifecycle import payloads
 from pathweaver.lifecycle.finalize import deliveries_for
 from pathweaver.llm.base import Message, Model, ToolSpec, Usage
+from pathweaver.llm.registry import Models
 from pathweaver.store.schema import utcnow
 from pathweaver.store.store import Store
 from pathweaver.tools.runner import ToolPort
@@ -64,7 +65,7 @@ class Conversations:
     def __init__(
         self,
         store: Store,
-        model: Model,
+        model: Model | Models,
         settings: Settings,
         *,
         on_end: Callable[[], None] | None = None,
@@ -72,7 +73,9 @@ class Conversations:
         knowledge: Retriever | None = None,
     ):
         self.store = store
-        self.model = model
+        #: The default model and the ones agents and nodes choose (a plain model serves all).
+        self.models = model if isinstance(model, Models) else Models.single(model)
+        self.model = self.models.default
         self.settings = settings
         self.tools = tools
         self.knowledge = knowledge
@@ -198,7 +201,7 @@ class Conversations:
                 now=started,
             )
             outcome: TurnOutcome | None = None
-            async for event in run_turn(turn, self.model, self.limits):
+            async for event in run_turn(turn, self.models, self.limits):
                 if isinstance(event, TurnDone):
                     outcome = event.outcome
                 yield event

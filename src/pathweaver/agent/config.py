@@ -1,8 +1,8 @@
 """The agent config (pathors-api.md section 2.6), as typed data.
 
 One agent per project. Field names on the wire are camelCase. ``firstMessage`` and
-``language`` are Pathweaver extensions; ``model`` (an override of the upstream model per
-agent) is another.
+``language`` are Pathweaver extensions; ``model`` (which model serves the agent, see
+:class:`ModelChoice`) is another.
 """
 
 from __future__ import annotations
@@ -27,6 +27,23 @@ class VariableConfig(_Wire):
     key: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     type: VariableType = "string"
     description: str = Field(default="", max_length=2000)
+
+
+class ModelChoice(_Wire):
+    """Which model serves an agent or a node, instead of the server's default.
+
+    ``target`` names an upstream configured by the operator in ``PATHWEAVER_LLM_TARGETS``
+    (its base URL and key stay in the server's settings, never in the agent); ``name``
+    overrides the model name sent to that upstream (or to the default upstream when no
+    target is named). A node's choice wins over the agent's. Checked against the server's
+    configuration when saved (a warning) and when used (an error naming the setting).
+    """
+
+    target: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def describe(self) -> str:
+        return "/".join(part for part in (self.target, self.name) if part) or "default"
 
 
 class PromptModule(_Wire):
@@ -57,6 +74,8 @@ class AgentConfig(_Wire):
     language: str | None = None
     session_variables: list[str] | None = None
     """Names of the session variables callers pass at session creation (for the lint)."""
+    model: ModelChoice | None = None
+    """The model serving this agent (nodes may choose their own); unset: the server's default."""
     required_suite_id: str | None = None
     """A test suite that must have passed before ``status`` can become ``published``."""
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from pathweaver.agent.config import ModelChoice
+
 NodeKind = Literal["start", "prompt", "end", "goto"]
 NODE_KINDS: tuple[str, ...] = ("start", "prompt", "end", "goto")
 
@@ -47,6 +49,8 @@ class NodeData(_Wire):
     global_node_reason: str | None = None
     reference_node_id: str | None = None
     knowledge_base_id: str | None = None
+    model: ModelChoice | None = None
+    """The model serving this node's calls (its reply, its transition, extraction during it)."""
 
     @property
     def display_title(self) -> str:

@@ -36,6 +36,7 @@ from pathweaver.lifecycle.delivery import OutboundPoster
 from pathweaver.lifecycle.worker import LifecycleWorker
 from pathweaver.llm.base import Model
 from pathweaver.llm.metered import MeteredModel
+from pathweaver.llm.registry import Models
 from pathweaver.store.store import Store
 from pathweaver.tools.outbound import OutboundClient, policy_from_settings
 from pathweaver.tools.runner import ToolRunner
@@ -63,18 +64,21 @@ def create_app(
                 await prepare_model(the_model)
             else:
                 the_model = model
+            models = Models.from_settings(settings, the_model, wrap=MeteredModel)
+            if own_model:
+                await models.check_targets()
             outbound = OutboundClient(policy)
             tools = ToolRunner(outbound, max_result_chars=settings.tool_result_max_chars)
             knowledge = Knowledge(the_store.knowledge, embedders_from_settings(settings))
             await knowledge.resume()
-            worker = LifecycleWorker(the_store, the_model, settings, OutboundPoster(outbound))
+            worker = LifecycleWorker(the_store, models, settings, OutboundPoster(outbound))
             app.state.store = the_store
             app.state.model = the_model
             app.state.lifecycle = worker
             app.state.knowledge = knowledge
             app.state.conversations = Conversations(
                 the_store,
-                MeteredModel(the_model),
+                models,
                 settings,
                 on_end=worker.wake.set,
                 tools=tools,
@@ -90,6 +94,7 @@ def create_app(
                     await task
                 await knowledge.aclose()
                 await outbound.aclose()
+                await models.aclose()
                 if own_model:
                     await the_model.aclose()
         finally:

@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Edge, Node, Pathway
-from pathweaver.agent.validation import Report, ensure_valid, parse_pathway, validate_pathway
+from pathweaver.agent.validation import Issue, Report, ensure_valid, parse_pathway, validate_pathway
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.wire import addressable, iso
 from pathweaver.errors import Conflict, NotFound, PathwayError, UserError
@@ -88,7 +88,30 @@ async def update_agent(request: Request, projectId: str, caller: CallerDep, body
     ):
         await ensure_suite_passed(store, projectId, config.required_suite_id, config)
     saved = await store.projects.save_agent(projectId, config)
-    return {"data": agent_json(saved)}
+    body: dict[str, Any] = {"data": agent_json(saved)}
+    warnings = model_warnings(request, None, config)
+    if warnings:
+        body["warnings"] = [issue.to_json() for issue in warnings]
+    return body
+
+
+def model_warnings(request: Request, pathway: Pathway | None, agent: AgentConfig | None) -> list[Issue]:
+    """Model choices this server cannot serve (a warning: another deployment may serve them)."""
+    models = request.app.state.conversations.models
+    found: list[Issue] = []
+    if agent is not None and (problem := models.problem(agent.model)):
+        found.append(Issue("unknown_model", f"agent model: {problem}", field="model"))
+    for index, node in enumerate(pathway.nodes if pathway is not None else ()):
+        if problem := models.problem(node.data.model):
+            found.append(
+                Issue(
+                    "unknown_model",
+                    f'node "{node.id}" model: {problem}',
+                    node_id=node.id,
+                    field=f"nodes[{index}].data.model",
+                )
+            )
+    return found
 
 
 # Pathway -------------------------------------------------------------------------------
@@ -120,7 +143,9 @@ async def _change(
 
     def checked(pathway: Pathway, agent: AgentConfig) -> tuple[Pathway, Any]:
         new, result = change(pathway)
-        reports.append(ensure_valid(new, agent))
+        report = ensure_valid(new, agent)
+        report.warnings.extend(model_warnings(request, new, None))
+        reports.append(report)
         return new, result
 
     saved, result = await _store(request).projects.update_pathway(

@@ -62,6 +62,7 @@ from pathweaver.llm.base import (
     ToolSpec,
     Usage,
 )
+from pathweaver.llm.registry import Models
 from pathweaver.tools.builtins import is_builtin
 from pathweaver.tools.config import McpTool, RestfulTool
 from pathweaver.tools.result import SessionAction
@@ -130,8 +131,15 @@ def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
     return Usage(total.prompt_tokens + more.prompt_tokens, total.completion_tokens + more.completion_tokens)
 
 
-async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> AsyncIterator[TurnEvent]:
-    """Run one turn; the last event is :class:`TurnDone` with everything to commit."""
+async def run_turn(
+    turn: TurnInput, model: Model | Models, limits: Limits = Limits()
+) -> AsyncIterator[TurnEvent]:
+    """Run one turn; the last event is :class:`TurnDone` with everything to commit.
+
+    Each call is served by the model the current node chose, else the agent's, else the
+    default (see :mod:`pathweaver.llm.registry`); a plain :class:`Model` serves them all.
+    """
+    models = model if isinstance(model, Models) else Models.single(model)
     pathway, agent, session = turn.pathway, turn.agent, turn.session
     now = turn.now or datetime.now().astimezone()
     start = pathway.start_node()
@@ -147,7 +155,8 @@ async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> 
     configs = extraction.keys_to_extract(agent, pathway, visited)
     if configs and any(m.role == "user" for m in turn.incoming):
         extract_request = extraction.request_for(configs, conversation)
-        extract_task = asyncio.create_task(_timed_structured(model, extract_request, node.id))
+        extractor = models.pick(node.data.model, agent.model)
+        extract_task = asyncio.create_task(_timed_structured(extractor, extract_request, node.id))
 
     extracted = dict(session.extracted)
     text_parts: list[str] = []
@@ -192,6 +201,7 @@ async def run_turn(turn: TurnInput, model: Model, limits: Limits = Limits()) -> 
                 offer_transition=bool(candidates),
                 client_instructions=turn.client_instructions,
             )
+            model = models.pick(node.data.model, agent.model)
             request = ChatRequest(
                 messages=(
                     Message(role="system", content=system),

@@ -18,6 +18,7 @@ from pathweaver.config import Settings
 from pathweaver.lifecycle import delivery as sending
 from pathweaver.lifecycle.finalize import finalize
 from pathweaver.llm.base import Model
+from pathweaver.llm.registry import Models
 from pathweaver.store.lifecycle import Delivery
 from pathweaver.store.schema import utcnow
 from pathweaver.store.store import Store
@@ -26,9 +27,10 @@ log = logging.getLogger("pathweaver.lifecycle")
 
 
 class LifecycleWorker:
-    def __init__(self, store: Store, model: Model, settings: Settings, poster: sending.Poster):
+    def __init__(self, store: Store, model: Model | Models, settings: Settings, poster: sending.Poster):
         self.store = store
-        self.model = model
+        #: End-of-session extraction and evaluation use the agent's model choice.
+        self.models = model if isinstance(model, Models) else Models.single(model)
         self.settings = settings
         self.poster = poster
         self.wake = asyncio.Event()
@@ -72,7 +74,7 @@ class LifecycleWorker:
             pathway = Pathway.model_validate(stored.document)
             history = await self.store.sessions.messages(session_pk)
             subscriptions = await self.store.lifecycle.subscriptions(session.project_id)
-            result = await finalize(self.model, agent, pathway, session, history, subscriptions)
+            result = await finalize(self.models.pick(agent.model), agent, pathway, session, history, subscriptions)
         except Exception as exc:
             log.exception("end-of-session pipeline failed for session %s", session_pk)
             await self.store.lifecycle.finish_job(job_id, error=f"{type(exc).__name__}: {exc}")

@@ -28,6 +28,7 @@ import random
 import re
 import socket
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
@@ -48,6 +49,21 @@ from pathweaver.llm.schema import parse_object
 KEY_SETTING = "PATHWEAVER_LLM_API_KEY"
 MODEL_SETTING = "PATHWEAVER_LLM_MODEL"
 URL_SETTING = "PATHWEAVER_LLM_BASE_URL"
+
+
+@dataclass(frozen=True, slots=True)
+class SettingNames:
+    """The settings an error tells the operator to check (a named target has its own)."""
+
+    key: str = KEY_SETTING
+    model: str = MODEL_SETTING
+    url: str = URL_SETTING
+
+    @classmethod
+    def for_target(cls, target: str) -> SettingNames:
+        where = f"PATHWEAVER_LLM_TARGETS.{target}"
+        return cls(key=f"{where}.api_key", model=f"{where}.model", url=f"{where}.base_url")
+
 
 StructuredMode = Literal["json_schema", "tool", "json_object"]
 #: Tried in this order; the first form an upstream accepts is kept for the instance.
@@ -81,8 +97,10 @@ class OpenAICompatModel:
         backoff: float = 0.5,
         max_retry_wait: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        settings: SettingNames = SettingNames(),
     ) -> None:
         self.name = model
+        self.settings = settings
         self.base_url = base_url.rstrip("/")
         self.total_timeout = total_timeout
         self.max_retries = max_retries
@@ -159,7 +177,7 @@ class OpenAICompatModel:
         try:
             response = await asyncio.wait_for(self._client.get("models"), self.total_timeout)
         except (httpx.TransportError, TimeoutError) as error:
-            raise _transport_error(error, self.base_url, config=True) from None
+            raise _transport_error(error, self.base_url, self.settings, config=True) from None
         if response.status_code in (401, 403):
             raise self._status_error(response.status_code, response.text) from None
         if response.status_code != 200:
@@ -172,7 +190,7 @@ class OpenAICompatModel:
             shown = ", ".join(sorted(listed)[:10])
             raise LLMConfigError(
                 f"the upstream at {self.base_url} does not list the model {self.name!r} "
-                f"(it lists {shown}{', ...' if len(listed) > 10 else ''}); check {MODEL_SETTING}",
+                f"(it lists {shown}{', ...' if len(listed) > 10 else ''}); check {self.settings.model}",
                 code="model_not_found",
             )
 
@@ -224,10 +242,10 @@ class OpenAICompatModel:
                 httpx.RemoteProtocolError,
                 httpx.ReadError,
             ) as error:
-                failure: LLMError = _transport_error(error, self.base_url)
+                failure: LLMError = _transport_error(error, self.base_url, self.settings)
                 wait = self._backoff(attempt)
             except (httpx.TransportError, TimeoutError) as error:
-                raise _transport_error(error, self.base_url) from None
+                raise _transport_error(error, self.base_url, self.settings) from None
             else:
                 if response.status_code == 200:
                     return response
@@ -235,7 +253,7 @@ class OpenAICompatModel:
                     async with asyncio.timeout_at(deadline):
                         text = (await response.aread()).decode("utf-8", "replace")
                 except (httpx.TransportError, TimeoutError) as error:
-                    raise _transport_error(error, self.base_url) from None
+                    raise _transport_error(error, self.base_url, self.settings) from None
                 finally:
                     await response.aclose()
                 failure = self._status_error(response.status_code, text)
@@ -262,7 +280,7 @@ class OpenAICompatModel:
             detail = body.strip()[:300] or "no details"
         if self._api_key:
             detail = detail.replace(self._api_key, "***")
-        return _status_error(status, detail, self.base_url, self.name)
+        return _status_error(status, detail, self.base_url, self.name, self.settings)
 
 
 # Requests -------------------------------------------------------------------------------
@@ -353,19 +371,19 @@ def _strict_compatible(schema: Mapping[str, Any]) -> bool:
 # Errors ---------------------------------------------------------------------------------
 
 
-def _status_error(status: int, detail: str, base_url: str, model: str) -> LLMError:
+def _status_error(status: int, detail: str, base_url: str, model: str, names: SettingNames) -> LLMError:
     details: dict[str, Any] = {"upstream_status": status}
     match status:
         case 401 | 403:
             return LLMConfigError(
-                f"the upstream rejected the API key (HTTP {status}: {detail}); check {KEY_SETTING}",
+                f"the upstream rejected the API key (HTTP {status}: {detail}); check {names.key}",
                 code="upstream_auth_failed",
                 details=details,
             )
         case 404:
             return LLMConfigError(
                 f"the upstream at {base_url} answered 404 for model {model!r} ({detail}); "
-                f"check {MODEL_SETTING}, and that {URL_SETTING} includes the API prefix (e.g. /v1)",
+                f"check {names.model}, and that {names.url} includes the API prefix (e.g. /v1)",
                 code="model_not_found",
                 details=details,
             )
@@ -385,10 +403,12 @@ def _status_error(status: int, detail: str, base_url: str, model: str) -> LLMErr
             )
 
 
-def _transport_error(error: Exception, base_url: str, *, config: bool = False) -> LLMError:
+def _transport_error(
+    error: Exception, base_url: str, names: SettingNames, *, config: bool = False
+) -> LLMError:
     if isinstance(error, httpx.ConnectTimeout):
         return LLMTimeout(
-            f"could not connect to {base_url} within the connect timeout; check {URL_SETTING} "
+            f"could not connect to {base_url} within the connect timeout; check {names.url} "
             "(or raise PATHWEAVER_LLM_CONNECT_TIMEOUT)"
         )
     if isinstance(error, httpx.TimeoutException):
@@ -406,12 +426,10 @@ def _transport_error(error: Exception, base_url: str, *, config: bool = False) -
             cause = cause.__cause__ or cause.__context__
         if cause is not None:
             return LLMConfigError(
-                f"cannot resolve the host of {base_url}; check {URL_SETTING}", code="upstream_unreachable"
+                f"cannot resolve the host of {base_url}; check {names.url}", code="upstream_unreachable"
             )
         kind = LLMConfigError if config else LLMError
-        return kind(
-            f"cannot connect to {base_url} ({error}); check {URL_SETTING}", code="upstream_unreachable"
-        )
+        return kind(f"cannot connect to {base_url} ({error}); check {names.url}", code="upstream_unreachable")
     return LLMError(
         f"the connection to {base_url} failed before a response ({type(error).__name__}: {error})"
     )
