@@ -126,6 +126,18 @@ class Settings(BaseSettings):
     max_steps_per_turn: int = 8
     """Node moves, tool rounds and goto hops one turn may take before it fails."""
 
+    max_model_calls_per_turn: int = Field(default=16, ge=0)
+    """Model calls one request may make (reply, decisions, extraction); 0: no cap."""
+    max_turns_per_session: int = Field(default=1000, ge=0)
+    """Turns after which a session answers 409 and the client starts a new one; 0: no cap."""
+
+    rate_limit_key_per_minute: float = Field(default=1200, ge=0)
+    """Requests a minute per API key, in this worker (429 with Retry-After past it); 0: off."""
+    rate_limit_key_burst: int = Field(default=100, ge=1)
+    rate_limit_project_per_minute: float = Field(default=3000, ge=0)
+    """Requests a minute per project, all its keys together, in this worker; 0: off."""
+    rate_limit_project_burst: int = Field(default=300, ge=1)
+
     legacy_sunset: str = "Sat, 11 Jul 2026 00:00:00 GMT"
     """The ``Sunset`` date sent on the legacy (gen 1 and 2) paths."""
 

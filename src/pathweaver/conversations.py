@@ -31,7 +31,7 @@ from pathweaver.engine.events import TurnDone, TurnEvent
 from pathweaver.engine.history import reconcile
 from pathweaver.engine.state import SessionState, StoredMessage, TurnOutcome, TurnRecord
 from pathweaver.engine.turn import Limits, Retriever, TurnInput, run_turn
-from pathweaver.errors import Conflict, NotFound
+from pathweaver.errors import Conflict, NotFound, SessionTurnLimit
 from pathweaver.lifecycle import payloads
 from pathweaver.lifecycle.finalize import deliveries_for
 from pathweaver.llm.base import Message, Model, ToolSpec, Usage
@@ -178,6 +178,12 @@ class Conversations:
             if reconciled.replay_turn is not None:
                 yield await self._replay(session, reconciled.replay_turn)
                 return
+            cap = self.settings.max_turns_per_session
+            if cap and session.turn_count >= cap:
+                raise SessionTurnLimit(
+                    f"session {session_id!r} has reached its limit of {cap} turns; start a new "
+                    "session (PATHWEAVER_MAX_TURNS_PER_SESSION)"
+                )
             agent = (await self.store.projects.get_agent(project_id)).config
             pathway = await self.pathway(project_id, session.pathway_version)
             started = utcnow()

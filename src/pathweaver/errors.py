@@ -78,6 +78,10 @@ class TurnError(PathweaverError):
     type = "server_error"
 
 
+class SessionTurnLimit(Conflict):
+    code = "session_turn_limit"
+
+
 class StepLimitExceeded(TurnError):
     code = "step_limit_exceeded"
 

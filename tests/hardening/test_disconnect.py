@@ -35,9 +35,16 @@ async def history(live: httpx.AsyncClient, project: Project, session: str) -> li
 
 
 async def open_and_leave(
-    live: httpx.AsyncClient, project: Project, session: str, *, stream: bool, after_first_content: bool
+    live: httpx.AsyncClient,
+    project: Project,
+    session: str,
+    *,
+    stream: bool,
+    after_first_content: bool,
+    upstream: MockLLM | None = None,
 ) -> None:
-    """Start a turn and close the connection: after the first content delta, or after 0.3 s."""
+    """Start a turn and close the connection: after the first content delta, or as soon as
+    the model call has reached ``upstream`` (before anything came back)."""
     request = live.build_request(
         "POST",
         f"/v1/projects/{project.id}/chat/completions",
@@ -46,7 +53,10 @@ async def open_and_leave(
     )
     if not after_first_content:
         task = asyncio.create_task(live.send(request, stream=True))
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while upstream is not None and upstream.calls == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
         task.cancel()  # the client gives up before anything came back: httpx closes the socket
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -87,7 +97,7 @@ async def assert_cancelled_and_free(
     live: httpx.AsyncClient, project: Project, upstream: MockLLM, session: str, baseline: int
 ) -> None:
     """The mock saw the call end at once, no task is left, and the session takes a turn."""
-    assert await asyncio.to_thread(upstream.wait_for_disconnect, 1.5), "the model call went on"
+    assert await asyncio.to_thread(upstream.wait_for_disconnect, 4.0), "the model call went on"
     assert await settle(baseline) <= baseline, "a task of the abandoned turn is still running"
     assert [m["role"] for m in await history(live, project, session)] == []
     upstream.push(MockReply(text="fine"))
@@ -104,7 +114,9 @@ async def test_leaving_before_the_first_token_cancels_the_upstream_call(
 ) -> None:
     baseline = len(asyncio.all_tasks())
     upstream.push(MockReply(text="late " * 5, gap=4.0))  # the first content comes after 4 s
-    await open_and_leave(live, project, "gone-early", stream=True, after_first_content=False)
+    await open_and_leave(
+        live, project, "gone-early", stream=True, after_first_content=False, upstream=upstream
+    )
     await assert_cancelled_and_free(live, project, upstream, "gone-early", baseline)
 
 
@@ -113,7 +125,9 @@ async def test_leaving_a_non_streaming_turn_cancels_the_upstream_call(
 ) -> None:
     baseline = len(asyncio.all_tasks())
     upstream.push(LONG)
-    await open_and_leave(live, project, "gone-plain", stream=False, after_first_content=False)
+    await open_and_leave(
+        live, project, "gone-plain", stream=False, after_first_content=False, upstream=upstream
+    )
     await assert_cancelled_and_free(live, project, upstream, "gone-plain", baseline)
 
 

@@ -99,11 +99,28 @@ def test_limits_come_from_the_settings_and_zero_turns_a_limit_off() -> None:
         rate_limit_project_per_minute=0,
         rate_limit_project_burst=100,
         max_model_calls_per_turn=12,
-        max_turns_per_session=0,
     )
     assert RateLimits.from_settings(settings) == RateLimits(  # type: ignore[arg-type]
-        per_key=Rate(600, 50), per_project=None, max_model_calls_per_turn=12, max_turns_per_session=None
+        per_key=Rate(600, 50), per_project=None, max_model_calls_per_turn=12
     )
+
+
+async def test_create_app_enforces_the_limits_of_its_settings(
+    settings: Settings, store: Store, model: ScriptedModel, project: Project
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_key_per_minute": 60.0, "rate_limit_key_burst": 2})
+    app = create_app(limited, store=store, model=model)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        for _ in range(2):
+            assert (
+                await http.get(f"/v1/projects/{project.id}/agent", headers=project.auth)
+            ).status_code == 200
+        over = await http.get(f"/v1/projects/{project.id}/agent", headers=project.auth)
+        assert over.status_code == 429
+        assert 0 < int(over.headers["retry-after"]) <= 1
 
 
 # Over HTTP ----------------------------------------------------------------------------
@@ -113,7 +130,7 @@ def test_limits_come_from_the_settings_and_zero_turns_a_limit_off() -> None:
 async def limited(
     settings: Settings, store: Store, model: ScriptedModel
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, Clock]]:
-    app = create_app(settings, store=store, model=BudgetedModel(model))
+    app = create_app(settings, store=store, model=model)
     clock = Clock()
     install(app, RateLimits(per_key=Rate(60, 3)), clock=clock)
     async with app.router.lifespan_context(app):
@@ -216,7 +233,7 @@ async def test_a_turn_over_its_model_call_cap_fails_clearly_and_stores_nothing(
     settings: Settings, store: Store, model: ScriptedModel, project: Project
 ) -> None:
     """A transition costs two model calls; with a cap of one the turn stops before the second."""
-    app = create_app(settings, store=store, model=BudgetedModel(model))
+    app = create_app(settings, store=store, model=model)
     install(app, RateLimits(max_model_calls_per_turn=1))
     async with (
         app.router.lifespan_context(app),
@@ -253,8 +270,7 @@ async def test_the_model_call_budget_counts_only_inside_a_request() -> None:
 async def test_a_session_over_its_turn_cap_gets_409(
     settings: Settings, store: Store, model: ScriptedModel, project: Project
 ) -> None:
-    app = create_app(settings, store=store, model=model)
-    install(app, RateLimits(max_turns_per_session=2))
+    app = create_app(settings.model_copy(update={"max_turns_per_session": 2}), store=store, model=model)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
@@ -264,6 +280,16 @@ async def test_a_session_over_its_turn_cap_gets_409(
         third = await http.post(**turn(project, "short", "three"))  # type: ignore[arg-type]
         assert third.status_code == 409
         assert third.json()["error"]["code"] == "session_turn_limit"
+        # A retry of the last turn still gets its stored answer: the cap stops new turns only.
+        history = await http.get(f"/v1/projects/{project.id}/sessions/short", headers=project.auth)
+        stored = [m for m in history.json()["state"]["messages"] if m["role"] in ("user", "assistant")]
+        first_two = [{"role": m["role"], "content": m["content"]} for m in stored[:3]]
+        retried = await http.post(
+            f"/v1/projects/{project.id}/chat/completions",
+            json={"messages": first_two},
+            headers={**project.auth, "X-Session-ID": "short"},
+        )
+        assert retried.status_code == 200, retried.text
         # The deprecated body session_id names the same session.
         body_named = await http.post(
             f"/v1/projects/{project.id}/chat/completions",

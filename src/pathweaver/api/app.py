@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pathweaver import __version__
-from pathweaver.api import errors
+from pathweaver.api import errors, ratelimit
 from pathweaver.api.history import history_routers
 from pathweaver.api.interactive import interactive_router
 from pathweaver.api.knowledge import knowledge_router
@@ -64,7 +64,7 @@ def create_app(
                 await prepare_model(the_model)
             else:
                 the_model = model
-            models = Models.from_settings(settings, the_model, wrap=MeteredModel)
+            models = Models.from_settings(settings, the_model, wrap=_metered_and_budgeted)
             if own_model:
                 await models.check_targets()
             outbound = OutboundClient(policy)
@@ -121,6 +121,7 @@ def create_app(
     app.include_router(tools_router(policy))
     app.include_router(knowledge_router(max_dataset_bytes=settings.max_dataset_bytes))
 
+    ratelimit.install(app, ratelimit.RateLimits.from_settings(settings))
     mount_studio(app)
 
     @app.get("/healthz", tags=["ops"])
@@ -135,6 +136,11 @@ def create_app(
         uploads=("/datasets", settings.max_dataset_bytes + 16 * 1024),
     )
     return app
+
+
+def _metered_and_budgeted(model: Model) -> Model:
+    """Every model call is timed for the overhead header and charged to the turn's budget."""
+    return MeteredModel(ratelimit.BudgetedModel(model))
 
 
 def app_factory() -> FastAPI:

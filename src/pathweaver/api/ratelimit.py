@@ -14,17 +14,18 @@ Four limits, each off when its setting is 0:
   cannot spend without bound. The budget is opened per request by the dependency below;
   outside an HTTP request (the CLI's ``chat``) none is open and only the engine's
   ``max_steps_per_turn`` bounds a turn.
-* **turns per session**: a turn on a session that already has ``max_turns_per_session``
-  turns gets **409** (``session_turn_limit``): start a new session.
+* **turns per session** is not here: it is a rule of the session, checked by
+  :class:`~pathweaver.conversations.Conversations` under the turn lock on the session it
+  has already read (``PATHWEAVER_MAX_TURNS_PER_SESSION``), so it costs no query.
 
 **Limits are per worker process.** The buckets live in this process's memory: with N
 workers (``serve --workers N``, or several machines) a key may get up to N times its rate.
 A shared store (Redis, or PostgreSQL) can replace :class:`TokenBuckets` later behind the
-same two methods. The turns-per-session cap reads the session from the database, so it
-holds across workers (up to the turns racing in at the same moment).
+same two methods.
 
-Wiring (see :func:`install`): ``install(app, RateLimits.from_settings(settings))`` in
-``create_app``, and the model wrapped as ``MeteredModel(BudgetedModel(model))``.
+Wiring (see :func:`install`): ``create_app`` calls ``install(app,
+RateLimits.from_settings(settings))`` and wraps every model as
+``MeteredModel(BudgetedModel(model))``.
 """
 
 from __future__ import annotations
@@ -35,16 +36,13 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from fastapi import FastAPI, Request
 
 from pathweaver.api.auth import Caller, authenticate, project_caller
-from pathweaver.api.interactive import send_message
-from pathweaver.api.runtime import chat_completions
-from pathweaver.errors import Conflict, RateLimited, TurnError
+from pathweaver.errors import RateLimited, TurnError
 from pathweaver.llm.base import ChatEvent, ChatRequest, Model, StructuredRequest, StructuredResult
-from pathweaver.store.store import Store
 
 Clock = Callable[[], float]
 
@@ -103,7 +101,6 @@ class LimitSettings(Protocol):
     rate_limit_project_per_minute: float
     rate_limit_project_burst: int
     max_model_calls_per_turn: int
-    max_turns_per_session: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +110,6 @@ class RateLimits:
     per_key: Rate | None = None
     per_project: Rate | None = None
     max_model_calls_per_turn: int | None = None
-    max_turns_per_session: int | None = None
 
     @classmethod
     def from_settings(cls, settings: LimitSettings) -> RateLimits:
@@ -124,7 +120,6 @@ class RateLimits:
             per_key=rate(settings.rate_limit_key_per_minute, settings.rate_limit_key_burst),
             per_project=rate(settings.rate_limit_project_per_minute, settings.rate_limit_project_burst),
             max_model_calls_per_turn=settings.max_model_calls_per_turn or None,
-            max_turns_per_session=settings.max_turns_per_session or None,
         )
 
 
@@ -222,37 +217,6 @@ class BudgetedModel:
         await self.inner.aclose()
 
 
-# Turns per session --------------------------------------------------------------------
-
-
-class SessionTurnLimit(Conflict):
-    code = "session_turn_limit"
-
-
-def check_session_turns(turn_count: int, limit: int | None, session_id: str) -> None:
-    if limit is not None and turn_count >= limit:
-        raise SessionTurnLimit(
-            f"session {session_id!r} has reached its limit of {limit} turns; start a new session "
-            "(PATHWEAVER_MAX_TURNS_PER_SESSION)"
-        )
-
-
-async def _turn_session_id(request: Request) -> str | None:
-    """The session a turn-running request continues, if it names one."""
-    route = request.scope.get("route")
-    endpoint = getattr(route, "endpoint", None)
-    if endpoint is send_message:
-        return str(request.path_params["sessionId"])
-    if endpoint is not chat_completions:
-        return None
-    header = request.headers.get("x-session-id")
-    if header:
-        return header
-    body: Any = await request.json()  # already read and parsed by FastAPI: served from cache
-    named = body.get("session_id") if isinstance(body, dict) else None
-    return named if isinstance(named, str) and named else None
-
-
 # Wiring -------------------------------------------------------------------------------
 
 
@@ -262,13 +226,6 @@ async def _enforce(request: Request, caller: Caller, project_id: str | None) -> 
     limits = limiter.limits
     if limits.max_model_calls_per_turn is not None:
         current_budget.set(TurnBudget(limits.max_model_calls_per_turn))
-    if limits.max_turns_per_session is not None and project_id is not None:
-        session_id = await _turn_session_id(request)
-        if session_id is not None:
-            store: Store = request.app.state.store
-            session = await store.sessions.get(project_id, session_id)
-            if session is not None:
-                check_session_turns(session.turn_count, limits.max_turns_per_session, session_id)
 
 
 async def limited_project_caller(request: Request, projectId: str) -> Caller:
