@@ -21,10 +21,12 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import anyio
 
+from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Pathway
 from pathweaver.config import Settings
 from pathweaver.engine.events import TurnDone, TurnEvent
@@ -36,6 +38,7 @@ from pathweaver.lifecycle import payloads
 from pathweaver.lifecycle.finalize import deliveries_for
 from pathweaver.llm.base import Message, Model, ToolSpec, Usage
 from pathweaver.llm.registry import Models
+from pathweaver.store.projects import StoredAgent
 from pathweaver.store.schema import utcnow
 from pathweaver.store.store import Store
 from pathweaver.tools.runner import ToolPort
@@ -83,7 +86,10 @@ class Conversations:
         self.on_end = on_end or (lambda: None)
         self.limits = Limits(max_steps=settings.max_steps_per_turn)
         self._pathways: OrderedDict[tuple[str, int], Pathway] = OrderedDict()
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._agents: OrderedDict[str, StoredAgent] = OrderedDict()
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # Pathways (immutable per version, so cached parsed with their indexes) -----------------
 
@@ -99,6 +105,18 @@ class Conversations:
         if len(self._pathways) > PATHWAY_CACHE_SIZE:
             self._pathways.popitem(last=False)
         return pathway
+
+    async def agent(self, project_id: str, stamp: datetime) -> AgentConfig:
+        """The project's agent config, parsed once per change (``stamp``: its ``updatedAt``)."""
+        cached = self._agents.get(project_id)
+        if cached is None or cached.updated_at != stamp:
+            cached = await self.store.projects.get_agent(project_id)
+            self._agents[project_id] = cached
+            if len(self._agents) > PATHWAY_CACHE_SIZE:
+                self._agents.popitem(last=False)
+        else:
+            self._agents.move_to_end(project_id)
+        return cached.config
 
     # Sessions ---------------------------------------------------------------------------
 
@@ -163,28 +181,21 @@ class Conversations:
         """
         if session_id is None:
             session_id = f"session-{secrets.token_hex(12)}"
-        session = await self.store.sessions.get(project_id, session_id)
-        if session is None:
-            session, _ = await self.create_session(project_id, session_id, variables={}, provider=provider)
-        if session.ended:
-            raise Conflict(f"session {session_id!r} has ended; start a new session to continue")
-
-        async with self._turn_lock(session.pk):
-            session = await self.get_session(project_id, session_id)  # fresh, under the lock
-            if session.ended:
-                raise Conflict(f"session {session_id!r} has ended; start a new session to continue")
-            history = await self.store.sessions.messages(session.pk)
+        async with self._turn_lock(project_id, session_id, provider) as (session, lease):
+            history, agent_stamp = await self.store.sessions.turn_inputs(session.pk, project_id)
             reconciled = reconcile(history, messages)
-            if reconciled.replay_turn is not None:
+            if reconciled.replay_turn is not None:  # a retry gets its stored answer, ended or not
                 yield await self._replay(session, reconciled.replay_turn)
                 return
+            if session.ended:
+                raise Conflict(f"session {session_id!r} has ended; start a new session to continue")
             cap = self.settings.max_turns_per_session
             if cap and session.turn_count >= cap:
                 raise SessionTurnLimit(
                     f"session {session_id!r} has reached its limit of {cap} turns; start a new "
                     "session (PATHWEAVER_MAX_TURNS_PER_SESSION)"
                 )
-            agent = (await self.store.projects.get_agent(project_id)).config
+            agent = await self.agent(project_id, agent_stamp)
             pathway = await self.pathway(project_id, session.pathway_version)
             started = utcnow()
             tool_ids = list(dict.fromkeys(name for n in pathway.nodes for name in n.data.tools))
@@ -227,8 +238,9 @@ class Conversations:
                 "usage": _usage_json(outcome.usage),
             }
             committed = await self.store.sessions.commit_turn(
-                session, outcome, started_at=started, response=response
+                session, outcome, started_at=started, response=response, lease_owner=lease.id
             )
+            lease.released = True
             if committed.ended:
                 self.on_end()
             yield TurnResult(
@@ -264,13 +276,19 @@ class Conversations:
         )
 
     @contextlib.asynccontextmanager
-    async def _turn_lock(self, session_pk: int) -> AsyncIterator[None]:
+    async def _turn_lock(
+        self, project_id: str, session_id: str, provider: str | None
+    ) -> AsyncIterator[tuple[SessionState, _Lease]]:
         """Hold the session for one turn, across tasks and across worker processes.
 
+        Yields the session as read under the lease (created first if it does not exist).
         Within a worker an asyncio lock queues turns without touching the database; across
         workers a lease on the session row (owner and expiry, renewed while the turn runs)
-        does. A worker that dies mid-turn leaves a lease that expires within
-        ``session_lease_ttl`` seconds. Waiting is bounded by ``session_lock_timeout``; then 409 with Retry-After.
+        does. Taking the lease and reading the session is one statement; the commit checks
+        and releases the lease in its own, so an ordinary turn spends no statement on
+        locking. A worker that dies mid-turn leaves a lease that expires within
+        ``session_lease_ttl`` seconds. Waiting is bounded by ``session_lock_timeout``; then
+        409 with Retry-After.
         """
         deadline = time.monotonic() + self.settings.session_lock_timeout
         ttl = self.settings.session_lease_ttl
@@ -278,19 +296,29 @@ class Conversations:
             "another turn on this session is still running; retry shortly",
             retry_after=max(1.0, self.settings.session_lock_timeout),
         )
-        lock = self._locks.get(session_pk)
+        key = (project_id, session_id)
+        lock = self._locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
-            self._locks[session_pk] = lock
+            self._locks[key] = lock
         try:
             await asyncio.wait_for(lock.acquire(), timeout=max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             raise busy from None
-        owner = secrets.token_hex(8)
+        lease = _Lease(secrets.token_hex(8))
         heartbeat: asyncio.Task[None] | None = None
+        session: SessionState | None = None
         try:
             pause = 0.01
-            while (held_until := await self.store.sessions.acquire_lease(session_pk, owner, ttl)) is not None:
+            while True:
+                session, held_until = await self.store.sessions.acquire_lease(
+                    project_id, session_id, lease.id, ttl
+                )
+                if session is not None:
+                    break
+                if held_until is None:  # no such session: create it on first use
+                    await self.create_session(project_id, session_id, variables={}, provider=provider)
+                    continue
                 if time.monotonic() + pause > deadline:
                     # Tell the client when the holder's lease runs out (a crashed worker's
                     # lease is never renewed), within [1 s, the lease's length].
@@ -299,8 +327,8 @@ class Conversations:
                     raise busy
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.2)
-            heartbeat = asyncio.create_task(self._renew(session_pk, owner, ttl))
-            yield
+            heartbeat = asyncio.create_task(self._renew(session.pk, lease.id, ttl))
+            yield session, lease
         finally:
             # Cleanup must run even when the request was cancelled (a client that went
             # away): shield it, or the lease would linger until it expires.
@@ -309,13 +337,22 @@ class Conversations:
                     heartbeat.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await heartbeat
-                    await self.store.sessions.release_lease(session_pk, owner)
+                if session is not None and not lease.released:
+                    await self.store.sessions.release_lease(session.pk, lease.id)
             lock.release()
 
     async def _renew(self, session_pk: int, owner: str, ttl: float) -> None:
         while True:
             await asyncio.sleep(ttl / 3)
             await self.store.sessions.renew_lease(session_pk, owner, ttl)
+
+
+@dataclass
+class _Lease:
+    """This turn's hold on its session; ``released`` once the commit has let it go."""
+
+    id: str
+    released: bool = False
 
 
 def _usage_json(usage: Usage | None) -> dict[str, int] | None:

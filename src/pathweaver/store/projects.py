@@ -184,23 +184,26 @@ class ProjectStore:
             return None
         hashed = keys.digest(plaintext)
         async with read_transaction(self.engine) as conn:
-            row = (await conn.execute(select(api_keys).where(api_keys.c.key_hash == hashed))).first()
-            if row is None or row.revoked_at is not None or not keys.matches(plaintext, row.key_hash):
-                return None
-            reach = (
+            # One statement: the key, with one row per project it reaches (every request pays it).
+            rows = (
                 await conn.execute(
-                    select(api_key_projects.c.project_id).where(api_key_projects.c.key_id == row.id)
+                    select(api_keys, api_key_projects.c.project_id)
+                    .outerjoin(api_key_projects, api_key_projects.c.key_id == api_keys.c.id)
+                    .where(api_keys.c.key_hash == hashed)
                 )
-            ).scalars()
-            return ApiKey(
-                id=row.id,
-                kind=row.kind,
-                hint=row.hint,
-                name=row.name,
-                project_ids=frozenset(reach),
-                created_at=row.created_at,
-                revoked_at=row.revoked_at,
-            )
+            ).all()
+        row = rows[0] if rows else None
+        if row is None or row.revoked_at is not None or not keys.matches(plaintext, row.key_hash):
+            return None
+        return ApiKey(
+            id=row.id,
+            kind=row.kind,
+            hint=row.hint,
+            name=row.name,
+            project_ids=frozenset(r.project_id for r in rows if r.project_id is not None),
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
 
     async def list_keys(self) -> list[ApiKey]:
         async with read_transaction(self.engine) as conn:

@@ -15,14 +15,14 @@ from typing import Any
 
 from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pathweaver.engine.state import NewMessage, SessionState, StoredMessage, TurnOutcome, TurnRecord
 from pathweaver.errors import Conflict
 from pathweaver.llm.base import Message, ToolCall
 from pathweaver.store.database import read_transaction, write_transaction
 from pathweaver.store.lifecycle import NewDelivery, enqueue_finalize, insert_deliveries
-from pathweaver.store.schema import UTCDateTime, messages, sessions, turns, utcnow
+from pathweaver.store.schema import UTCDateTime, agents, messages, sessions, turns, utcnow
 
 
 def _session(row: Row[Any]) -> SessionState:
@@ -48,6 +48,28 @@ def _session(row: Row[Any]) -> SessionState:
         updated_at=m["updated_at"],
         ended_at=m["ended_at"],
     )
+
+
+async def _messages(conn: AsyncConnection, session_pk: int) -> list[StoredMessage]:
+    rows = (
+        await conn.execute(
+            select(messages).where(messages.c.session_id == session_pk).order_by(messages.c.seq)
+        )
+    ).all()
+    return [
+        StoredMessage(
+            seq=r.seq,
+            turn_seq=r.turn_seq,
+            role=r.role,
+            content=r.content,
+            tool_calls=_calls(r.tool_calls),
+            tool_call_id=r.tool_call_id,
+            node_id=r.node_id,
+            created_at=r.created_at,
+            internal=r.internal,
+        )
+        for r in rows
+    ]
 
 
 def _calls_json(calls: Sequence[ToolCall]) -> list[dict[str, Any]] | None:
@@ -176,25 +198,17 @@ class SessionStore:
 
     async def messages(self, session_pk: int) -> list[StoredMessage]:
         async with read_transaction(self.engine) as conn:
-            rows = (
-                await conn.execute(
-                    select(messages).where(messages.c.session_id == session_pk).order_by(messages.c.seq)
-                )
-            ).all()
-        return [
-            StoredMessage(
-                seq=r.seq,
-                turn_seq=r.turn_seq,
-                role=r.role,
-                content=r.content,
-                tool_calls=_calls(r.tool_calls),
-                tool_call_id=r.tool_call_id,
-                node_id=r.node_id,
-                created_at=r.created_at,
-                internal=r.internal,
-            )
-            for r in rows
-        ]
+            return await _messages(conn, session_pk)
+
+    async def turn_inputs(self, session_pk: int, project_id: str) -> tuple[list[StoredMessage], datetime]:
+        """What a turn reads besides its session, in one transaction: the history, and when
+        the project's agent config last changed (callers cache the parsed config by it)."""
+        async with read_transaction(self.engine) as conn:
+            history = await _messages(conn, session_pk)
+            stamp = (
+                await conn.execute(select(agents.c.updated_at).where(agents.c.project_id == project_id))
+            ).scalar_one()
+        return history, stamp
 
     async def turns(self, session_pk: int) -> list[TurnRecord]:
         async with read_transaction(self.engine) as conn:
@@ -218,27 +232,32 @@ class SessionStore:
             for r in rows
         ]
 
-    async def acquire_lease(self, session_pk: int, owner: str, ttl: float) -> datetime | None:
-        """Take the session's turn lease if it is free or expired.
+    async def acquire_lease(
+        self, project_id: str, external_id: str, owner: str, ttl: float
+    ) -> tuple[SessionState | None, datetime | None]:
+        """Take the session's turn lease if it is free or expired, and read it, in one statement.
 
-        Returns None when taken, else when the other turn's lease runs out.
+        Returns ``(session, None)`` when taken (the row as it is under the lease),
+        ``(None, until)`` when another turn holds it until ``until``, and ``(None, None)``
+        when there is no such session.
         """
         now = utcnow()
+        where = (sessions.c.project_id == project_id, sessions.c.external_id == external_id)
         async with write_transaction(self.engine) as conn:
-            result = await conn.execute(
-                update(sessions)
-                .where(
-                    sessions.c.id == session_pk,
-                    or_(sessions.c.lease_owner.is_(None), sessions.c.lease_until < now),
+            row = (
+                await conn.execute(
+                    update(sessions)
+                    .where(*where, or_(sessions.c.lease_owner.is_(None), sessions.c.lease_until < now))
+                    .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
+                    .returning(*sessions.c)
                 )
-                .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
-            )
-            if result.rowcount:
-                return None
-            held = (
-                await conn.execute(select(sessions.c.lease_until).where(sessions.c.id == session_pk))
-            ).scalar()
-        return UTCDateTime().process_result_value(held, conn.dialect) or now
+            ).first()
+            if row is not None:
+                return _session(row), None
+            held = (await conn.execute(select(sessions.c.lease_until).where(*where))).first()
+        if held is None:
+            return None, None
+        return None, UTCDateTime().process_result_value(held[0], conn.dialect) or now
 
     async def renew_lease(self, session_pk: int, owner: str, ttl: float) -> bool:
         async with write_transaction(self.engine) as conn:
@@ -264,8 +283,13 @@ class SessionStore:
         *,
         started_at: datetime,
         response: dict[str, Any] | None,
+        lease_owner: str | None = None,
     ) -> SessionState:
-        """Store a completed turn atomically; :class:`Conflict` if another turn got there first."""
+        """Store a completed turn atomically; :class:`Conflict` if another turn got there first.
+
+        With ``lease_owner`` the commit also checks that this turn still holds the session's
+        lease and releases it, in the same statement.
+        """
         now = utcnow()
         seq = session.turn_count + 1
         rows = [
@@ -282,18 +306,20 @@ class SessionStore:
         }
         if outcome.ended:
             values.update(status="ended", end_reason=outcome.end_reason, ended_at=now)
+        guard = [
+            sessions.c.id == session.pk,
+            sessions.c.turn_count == session.turn_count,
+            sessions.c.status == "active",
+        ]
+        if lease_owner is not None:
+            guard.append(sessions.c.lease_owner == lease_owner)
+            values.update(lease_owner=None, lease_until=None)
         try:
             async with write_transaction(self.engine) as conn:
-                result = await conn.execute(
-                    update(sessions)
-                    .where(
-                        sessions.c.id == session.pk,
-                        sessions.c.turn_count == session.turn_count,
-                        sessions.c.status == "active",
-                    )
-                    .values(**values)
-                )
-                if result.rowcount != 1:
+                row = (
+                    await conn.execute(update(sessions).where(*guard).values(**values).returning(*sessions.c))
+                ).first()
+                if row is None:
                     raise Conflict("another turn on this session finished first; retry", retry_after=1)
                 await conn.execute(
                     insert(turns).values(
@@ -312,7 +338,6 @@ class SessionStore:
                     await conn.execute(insert(messages), rows)
                 if outcome.ended:
                     await enqueue_finalize(conn, session.pk)
-                row = (await conn.execute(select(sessions).where(sessions.c.id == session.pk))).one()
         except IntegrityError as exc:
             raise Conflict("another turn on this session finished first; retry", retry_after=1) from exc
         return _session(row)
