@@ -82,3 +82,44 @@ async def test_an_edited_tool_config_is_a_mismatch_at_the_offer() -> None:
     edited = LOOKUP.model_copy(update={"description": "Find a booking"})
     with scope("t"), pytest.raises(CassetteMismatch, match="'tool-offer' at 't' differs"):
         await ReplayTools(cassette).offer([edited])
+
+
+async def test_the_diff_of_an_edited_config_names_the_part_and_shows_no_value() -> None:
+    cassette = Cassette()
+    with scope("case/turn 3"):
+        await RecordingTools(ScriptedTools(), cassette).offer([LOOKUP])
+    metadata = {**LOOKUP.metadata.to_json(), "url": "https://bookings.example/v2/find?key=other-s3cret"}
+    edited = RestfulTool.model_validate({**LOOKUP.to_json(), "metadata": metadata})
+    with scope("case/turn 3"), pytest.raises(CassetteMismatch) as caught:
+        await ReplayTools(cassette).offer([edited])
+    changed = [
+        line
+        for line in caught.value.diff.splitlines()
+        if line[:1] in "-+" and not line.startswith(("---", "+++"))
+    ]
+    assert [line.split(":")[0].strip("-+ ") for line in changed] == [
+        '"metadata.url"',
+        '"metadata.url"',
+        '"sha256"',
+        '"sha256"',
+    ]
+    assert "s3cret" not in caught.value.message and "bookings.example" not in caught.value.message
+
+
+async def test_a_step_without_tool_configs_is_not_recorded_and_replays_its_builtins() -> None:
+    cassette = Cassette()
+    recording = RecordingTools(ScriptedTools(), cassette)
+    descriptions = {"transfer_to_human": "When they ask for Bob"}
+    with scope("t"):
+        offered = await recording.offer(
+            [], builtins=["end_call", "transfer_to_human"], descriptions=descriptions
+        )
+        assert (await recording.offer([])).specs == ()
+    assert cassette.entries == []  # computed locally on both sides: nothing to record
+    replay = ReplayTools(cassette)
+    with scope("t"):
+        again = await replay.offer([], builtins=["end_call", "transfer_to_human"], descriptions=descriptions)
+        result = await replay.offer([])
+    assert again.specs == offered.specs and result.specs == ()
+    assert [tool.kind for tool in again.tools] == ["builtin", "builtin"]
+    assert again.specs[1].description == "When they ask for Bob"

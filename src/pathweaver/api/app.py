@@ -38,6 +38,7 @@ from pathweaver.llm.base import Model
 from pathweaver.llm.metered import MeteredModel
 from pathweaver.llm.registry import Models
 from pathweaver.store.store import Store
+from pathweaver.store.testing import TestingStore
 from pathweaver.tools.outbound import OutboundClient, policy_from_settings
 from pathweaver.tools.runner import ToolRunner
 
@@ -71,6 +72,7 @@ def create_app(
             tools = ToolRunner(outbound, max_result_chars=settings.tool_result_max_chars)
             knowledge = Knowledge(the_store.knowledge, embedders_from_settings(settings))
             await knowledge.resume()
+            await TestingStore(the_store.engine).interrupt_stale_runs()
             worker = LifecycleWorker(the_store, models, settings, OutboundPoster(outbound))
             app.state.store = the_store
             app.state.model = the_model

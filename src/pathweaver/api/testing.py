@@ -15,8 +15,10 @@ Under ``/v1/projects/{projectId}``:
 * ``GET /pathway/lint``: the lint findings of the current pathway (``agent/lint.py``).
 
 A run interrupted by a shutdown is marked ``error`` ("interrupted") when the server cancels
-it (:func:`cancel_test_runs`, from the app's shutdown); a worker killed outright leaves it
-``running``.
+it (:func:`cancel_test_runs`, from the app's shutdown). A worker killed outright leaves it
+``running`` with a heartbeat (``updated_at``, written at every turn) that stops; runs whose
+heartbeat is older than ``store.testing.STALE_AFTER`` are marked interrupted at start-up and
+whenever they are read.
 """
 
 from __future__ import annotations
@@ -216,6 +218,8 @@ async def _execute(
         if progress.stage == "finished" and progress.result is not None:
             results.append(progress.result.to_json())
             await testing.save_results(run_id, results)
+        else:
+            await testing.touch_run(run_id)  # the heartbeat that tells a live run from a dead one
 
     runner = Runner(conversations, model=app.state.model, progress=on_progress)
     try:

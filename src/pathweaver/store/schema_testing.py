@@ -1,4 +1,4 @@
-"""The tables of conversation tests: cases, suites and runs (migration 0005).
+"""The tables of conversation tests: cases, suites and runs (migrations 0005, 0006).
 
 They live on the shared ``metadata``: importing this module registers them, so it must be
 imported wherever the whole schema is needed (the store, and the migration test).
@@ -50,5 +50,9 @@ test_runs = Table(
     Column("error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
+    # The last write by the worker running it (its heartbeat): a run still "running" whose
+    # heartbeat is old was left by a worker that died (store/testing.py, interrupt_stale_runs).
+    Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_test_runs_project_suite", "project_id", "suite_id", "created_at"),
+    Index("ix_test_runs_status_updated", "status", "updated_at"),
 )

@@ -1,20 +1,48 @@
-"""Test cases, suites and runs, stored per project."""
+"""Test cases, suites and runs, stored per project.
+
+Runs left behind. A run is executed by the worker process that started it (an asyncio
+task); a graceful shutdown marks it ``error`` ("interrupted"), but a worker that is killed
+leaves it ``running`` for ever. Runs carry no owner, and with several workers (or several
+hosts on one PostgreSQL) a starting worker cannot tell a dead worker's run from a live
+one's; so each run carries a heartbeat, ``updated_at``: every write by the worker running
+it (start, each finished case, :meth:`TestingStore.touch_run`) moves it. A run still
+``running`` whose heartbeat is older than ``stale_after`` (:data:`STALE_AFTER`) is taken
+as abandoned: :meth:`TestingStore.interrupt_stale_runs` marks it ``error`` with
+:data:`INTERRUPTED` (results of the cases that finished are kept). The app calls it at
+start-up, and reading a run (:meth:`~TestingStore.get_run`, :meth:`~TestingStore.list_runs`)
+does the same for the runs read, so a run abandoned by a crash shortly before a restart is
+marked too, once its heartbeat is old enough, without waiting for the next start.
+
+If the threshold is ever too short for a slow case, nothing is lost: the next heartbeat of
+the live worker puts the run back to ``running``, and its verdict overwrites the mark.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pathweaver import keys
 from pathweaver.errors import Conflict, NotFound
 from pathweaver.store.database import read_transaction, write_transaction
 from pathweaver.store.schema import utcnow
 from pathweaver.store.schema_testing import test_cases, test_runs, test_suites
+
+log = logging.getLogger("pathweaver.testing")
+
+#: How long a ``running`` run may go without a heartbeat before it is taken as abandoned:
+#: longer than one case should ever take (a long simulated case on a slow local model), as
+#: the worker's heartbeat may come only when a case finishes.
+STALE_AFTER = timedelta(minutes=30)
+#: The error of a run whose worker stopped without finishing it.
+INTERRUPTED = "interrupted: the server stopped while this run was in progress; start it again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +79,16 @@ class StoredRun:
     error: str | None
     created_at: datetime
     finished_at: datetime | None
+    #: The heartbeat: the last write by the worker running it.
+    updated_at: datetime | None = None
 
 
 class TestingStore:
     __test__ = False  # not a pytest test class, whatever its name
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, *, stale_after: timedelta = STALE_AFTER):
         self.engine = engine
+        self.stale_after = stale_after
 
     # Cases ------------------------------------------------------------------------------
 
@@ -211,6 +242,7 @@ class TestingStore:
             None,
             now,
             None,
+            now,
         )
         async with write_transaction(self.engine) as conn:
             await conn.execute(
@@ -224,24 +256,101 @@ class TestingStore:
                     total=total,
                     results=[],
                     created_at=now,
+                    updated_at=now,
                 )
             )
         return run
 
     async def save_results(self, run_id: str, results: list[dict[str, Any]]) -> None:
-        """Store the results so far of a running run (pollers see cases as they finish)."""
+        """Store the results so far of a running run (pollers see cases as they finish).
+
+        A heartbeat too (see :meth:`touch_run`)."""
         async with write_transaction(self.engine) as conn:
-            await conn.execute(update(test_runs).where(test_runs.c.id == run_id).values(results=results))
+            await conn.execute(
+                update(test_runs).where(test_runs.c.id == run_id).values(results=results, updated_at=utcnow())
+            )
+            await self._revive(conn, run_id)
+
+    async def touch_run(self, run_id: str) -> None:
+        """The heartbeat of a run in progress: its worker is alive.
+
+        A run that :meth:`interrupt_stale_runs` took for abandoned goes back to ``running``
+        (its worker was only slow); a finished run is left as it is."""
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                update(test_runs)
+                .where(test_runs.c.id == run_id, test_runs.c.status == "running")
+                .values(updated_at=utcnow())
+            )
+            await self._revive(conn, run_id)
+
+    @staticmethod
+    async def _revive(conn: AsyncConnection, run_id: str) -> None:
+        await conn.execute(
+            update(test_runs)
+            .where(test_runs.c.id == run_id, test_runs.c.status == "error", test_runs.c.error == INTERRUPTED)
+            .values(status="running", error=None, finished_at=None, updated_at=utcnow())
+        )
 
     async def finish_run(
         self, run_id: str, status: str, results: list[dict[str, Any]], error: str | None = None
     ) -> None:
+        """Store the verdict (it replaces an "interrupted" mark: the run did finish)."""
+        now = utcnow()
         async with write_transaction(self.engine) as conn:
             await conn.execute(
                 update(test_runs)
                 .where(test_runs.c.id == run_id)
-                .values(status=status, results=results, error=error, finished_at=utcnow())
+                .values(status=status, results=results, error=error, finished_at=now, updated_at=now)
             )
+
+    async def interrupt_stale_runs(
+        self, *, run_ids: Sequence[str] | None = None, now: datetime | None = None
+    ) -> list[str]:
+        """Mark ``error`` (:data:`INTERRUPTED`) every run still ``running`` whose heartbeat is
+        older than ``stale_after``: its worker stopped without finishing it. Safe with
+        several workers: a live worker's run keeps a fresh heartbeat, and the check and the
+        mark are one statement. ``run_ids`` limits it to those runs. The ids marked."""
+        now = now or utcnow()
+        cutoff = now - self.stale_after
+        condition = and_(test_runs.c.status == "running", test_runs.c.updated_at < cutoff)
+        if run_ids is not None:
+            if not run_ids:
+                return []
+            condition = and_(condition, test_runs.c.id.in_(list(run_ids)))
+        async with write_transaction(self.engine) as conn:
+            result = await conn.execute(
+                update(test_runs)
+                .where(condition)
+                .values(status="error", error=INTERRUPTED, finished_at=now)
+                .returning(test_runs.c.id)
+            )
+            marked = list(result.scalars())
+        if marked:
+            log.warning(
+                "%d test run(s) had no heartbeat for %s and were marked interrupted: %s",
+                len(marked),
+                self.stale_after,
+                ", ".join(marked),
+            )
+        return marked
+
+    async def _fresh(self, runs: list[StoredRun]) -> list[StoredRun]:
+        """``runs``, with those abandoned by a dead worker marked as interrupted."""
+        cutoff = utcnow() - self.stale_after
+        stale = [
+            run.id
+            for run in runs
+            if run.status == "running" and run.updated_at is not None and run.updated_at < cutoff
+        ]
+        if not stale:
+            return runs
+        now = utcnow()
+        marked = set(await self.interrupt_stale_runs(run_ids=stale, now=now))
+        return [
+            replace(run, status="error", error=INTERRUPTED, finished_at=now) if run.id in marked else run
+            for run in runs
+        ]
 
     async def get_run(self, project_id: str, run_id: str) -> StoredRun:
         query = select(test_runs).where(test_runs.c.project_id == project_id, test_runs.c.id == run_id)
@@ -249,7 +358,8 @@ class TestingStore:
             row = (await conn.execute(query)).first()
         if row is None:
             raise NotFound(f"no test run {run_id!r} in this project")
-        return StoredRun(**row._mapping)
+        (run,) = await self._fresh([StoredRun(**row._mapping)])
+        return run
 
     async def list_runs(
         self, project_id: str, suite_id: str | None = None, limit: int = 50
@@ -261,7 +371,7 @@ class TestingStore:
         query = query.order_by(test_runs.c.created_at.desc()).limit(limit)
         async with read_transaction(self.engine) as conn:
             rows = (await conn.execute(query)).all()
-        return [StoredRun(**row._mapping) for row in rows]
+        return await self._fresh([StoredRun(**row._mapping) for row in rows])
 
     async def latest_finished_run(self, project_id: str, suite_id: str) -> StoredRun | None:
         query = (

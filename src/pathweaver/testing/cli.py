@@ -3,11 +3,23 @@
 Plain functions with typer annotations; ``pathweaver.cli`` mounts them. Exit codes: 0 when
 everything passed (or the lint found no error), 1 on a failure or a problem found, 2 on
 arguments that do not fit together.
+
+Server-side tools (the restful and MCP tools on a project's nodes, and the built-ins) run in
+``pathweaver test`` as in the server: through a :class:`~pathweaver.tools.runner.ToolRunner`
+on an :class:`~pathweaver.tools.outbound.OutboundClient` under the settings' outbound policy
+(``PATHWEAVER_OUTBOUND_*``). ``--record FILE`` writes one cassette holding both the model
+calls and the tool calls (``kind: "tool"`` entries, ``tools/recorded.py``); ``--replay
+FILE`` answers both from it, so a replayed run makes no model call and no tool request, and
+a tool request that no longer matches the recording fails its case like a model mismatch
+(the call, the case and turn, the diff). ``--replay-user-turns`` is a live run: its tools
+run for real. An agent file holds no tool configs, so with ``--agent`` only built-ins run;
+a project's stored tools run with ``--project``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -35,6 +47,9 @@ from pathweaver.testing.report import json_report, junit_xml, text_report
 from pathweaver.testing.results import RunResult
 from pathweaver.testing.routing import RoutingCache, RoutingReport, check_routing
 from pathweaver.testing.runner import AnyCase, OnProgress, Progress, Runner, temporary_project
+from pathweaver.tools.outbound import OutboundClient, policy_from_settings
+from pathweaver.tools.recorded import RecordingTools, ReplayTools
+from pathweaver.tools.runner import ToolPort, ToolRunner
 
 T = TypeVar("T")
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides PATHWEAVER_DATA_DIR.")]
@@ -66,6 +81,16 @@ def _read_agent(path: Path) -> tuple[AgentConfig, Pathway]:
     from pathweaver.agent.files import read_agent_file
 
     return read_agent_file(path)
+
+
+@asynccontextmanager
+async def _live_tools(settings: Settings) -> AsyncIterator[ToolRunner]:
+    """The real tool port, as the server builds it; its HTTP client is closed after."""
+    outbound = OutboundClient(policy_from_settings(settings))
+    try:
+        yield ToolRunner(outbound, max_result_chars=settings.tool_result_max_chars)
+    finally:
+        await outbound.aclose()
 
 
 async def _live_model(settings: Settings, fake: bool) -> Model:
@@ -189,10 +214,14 @@ def tests_command(
         Path | None, typer.Option("--json", help="Also write the results as JSON here.")
     ] = None,
     record: Annotated[
-        Path | None, typer.Option("--record", help="Record every model call into this cassette.")
+        Path | None,
+        typer.Option("--record", help="Record every model call and tool call into this cassette."),
     ] = None,
     replay: Annotated[
-        Path | None, typer.Option("--replay", help="Answer every model call from this cassette.")
+        Path | None,
+        typer.Option(
+            "--replay", help="Answer every model call and tool call from this cassette (nothing is sent)."
+        ),
     ] = None,
     replay_user_turns_path: Annotated[
         Path | None,
@@ -250,20 +279,25 @@ async def _test_main(
     bar, reporter = _progress_bar()
     results = []
     try:
-        with bar:
-            task = bar.add_task("tests", total=plan.total if plan else None)
-            for target, cases, sources in plan.groups if plan else [(None, [], [])]:
-                async with _target(settings, project if target is None else None, target) as (
-                    store,
-                    pid,
-                    local,
-                ):
-                    if plan is None:
-                        cases, sources = await _stored_cases(store, pid, suite)
-                        bar.update(task, total=len(cases))
-                    conversations = Conversations(store, model, local)
-                    runner = Runner(conversations, model=model, progress=reporter(task), replay=replaying)
-                    results.append(await runner.run(pid, cases, sources))
+        async with contextlib.AsyncExitStack() as stack:
+            tools: ToolPort
+            if replaying is not None:  # the same player: left-over entries of both kinds count
+                tools = ReplayTools(cassette, replaying.player)
+            else:
+                tools = await stack.enter_async_context(_live_tools(settings))
+                if record is not None:
+                    tools = RecordingTools(tools, cassette)
+            with bar:
+                task = bar.add_task("tests", total=plan.total if plan else None)
+                for target, cases, sources in plan.groups if plan else [(None, [], [])]:
+                    async with _target(settings, project if target is None else None, target) as opened:
+                        store, pid, local = opened
+                        if plan is None:
+                            cases, sources = await _stored_cases(store, pid, suite)
+                            bar.update(task, total=len(cases))
+                        conversations = Conversations(store, model, local, tools=tools)
+                        runner = Runner(conversations, model=model, progress=reporter(task), replay=replaying)
+                        results.append(await runner.run(pid, cases, sources))
     finally:
         await model.aclose()
     run = RunResult(
@@ -287,8 +321,8 @@ async def _replay_turns_main(
         agent = named.pop()
     model = await _live_model(settings, fake)
     try:
-        async with _target(settings, project, agent) as (store, pid, local):
-            return await replay_user_turns(Conversations(store, model, local), pid, records)
+        async with _live_tools(settings) as tools, _target(settings, project, agent) as (store, pid, local):
+            return await replay_user_turns(Conversations(store, model, local, tools=tools), pid, records)
     finally:
         await model.aclose()
 

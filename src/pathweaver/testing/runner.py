@@ -9,7 +9,8 @@ for it, as for the interactive test API).
 Model calls are filed under cassette scopes (:func:`pathweaver.llm.cassette.scope`):
 ``"<case>/turn <n>"`` for the turn's calls and the simulated user's message before it,
 ``"<case>/judge <n>"`` for the verdict on criterion n; so a recorded run replays call for
-call, and a mismatch names the case and the turn.
+call, and a mismatch names the case and the turn. Server-side tool calls made during a turn
+are filed under the same scope (``tools/recorded.py``), so a tool mismatch names its turn too.
 
 The simulated user and the judge are model calls too (``simulate-user``: a chat call;
 ``judge``: a structured call per criterion, ``{"passed": bool, "reason": str}``). A judge
@@ -115,7 +116,9 @@ async def send_turn(
 class Runner:
     """Runs cases against a project. ``model`` plays the user and judges (default: the
     conversations' model). With ``replay``, a case that leaves recorded calls unasked is an
-    error too (the run made fewer calls than the recording)."""
+    error too (the run made fewer calls than the recording); tool calls count as well when
+    the conversations' tool port is a :class:`~pathweaver.tools.recorded.ReplayTools`
+    sharing ``replay.player``."""
 
     def __init__(
         self,
@@ -196,10 +199,11 @@ class Runner:
         if not left:
             return None
         first = left[0]
+        kinds = " and ".join(sorted({entry.kind for entry in left}))
         return (
-            f"CassetteMismatch: the run made fewer model calls than the cassette recorded: {len(left)} "
-            f"recorded call(s) were not made, the first {first.purpose!r} at {first.scope!r}; the pathway or "
-            "prompts changed, so record again"
+            f"CassetteMismatch: the run made fewer {kinds} calls than the cassette recorded: {len(left)} "
+            f"recorded call(s) were not made, the first {first.purpose!r} at {first.scope!r}; the pathway, "
+            "prompts or tools changed, so record again"
         )
 
     # Scripted cases -----------------------------------------------------------------------

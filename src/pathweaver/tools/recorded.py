@@ -5,11 +5,19 @@ both share one :class:`~pathweaver.llm.cassette.Cassette`). ``RecordingTools(inn
 cassette)`` wraps any :class:`~pathweaver.tools.runner.ToolPort` and files two kinds of
 call as ``kind: "tool"`` entries, under the current cassette scope:
 
-* ``offer`` (purpose ``tool-offer``): what a step offers. An MCP server's tool list comes
-  from the network, so it is recorded too. The request holds each config's id, type, name
-  and a SHA-256 of the rest of it: never its metadata, whose headers may carry secrets.
+* ``offer`` (purpose ``tool-offer``): what a step offers, when it offers tool configs. An
+  MCP server's tool list comes from the network, so it is recorded too; and the offer is
+  where an edited tool is caught. The request holds each config's id, type and name, and
+  fingerprints (SHA-256, cut to 16 hex digits) of the whole config and of each of its
+  parts (``description``, ``inputSchema``, ``metadata.url``, ``metadata.body``, each
+  header by name ...): never a value of its metadata, whose URL, headers and body may
+  carry secrets. So a replay whose tool's URL or body template changed stops at the first
+  offer of that tool, and the diff names the part that changed. A step that offers no
+  config (only built-ins, or nothing) is not recorded: that offer is computed locally, the
+  same way, on both sides (so a pathway without tools records no tool entry at all);
 * ``run`` (purpose ``tool-run``): one call (tool name, arguments, the session variables
   the call may fill its templates from) and its :class:`~pathweaver.tools.result.ToolResult`.
+  Every call is recorded, built-ins too.
 
 ``ReplayTools(cassette)`` answers both from the cassette alone; a request that differs from
 the recorded one raises :class:`~pathweaver.llm.cassette.CassetteMismatch`, with the diff.
@@ -24,6 +32,7 @@ from typing import Any, Literal
 
 from pathweaver.llm.base import ToolCall, ToolSpec
 from pathweaver.llm.cassette import Cassette, CassetteMismatch, Player
+from pathweaver.tools.builtins import builtin_spec, is_builtin
 from pathweaver.tools.config import McpTool, RestfulTool
 from pathweaver.tools.result import SessionAction, ToolResult
 from pathweaver.tools.runner import Offer, OfferedTool, ToolPort
@@ -33,14 +42,43 @@ OFFER = "tool-offer"
 RUN = "tool-run"
 
 
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _config_json(config: RestfulTool | McpTool) -> dict[str, Any]:
-    whole = json.dumps(config.to_json(), sort_keys=True, ensure_ascii=False)
+    """A config as the cassette keeps it: names, and fingerprints of every part."""
+    whole = config.to_json()
+    parts: dict[str, str] = {}
+    for key, value in sorted(whole.items()):
+        if key in ("id", "type", "name"):
+            continue
+        if key == "metadata" and isinstance(value, dict):
+            for field, inner in sorted(value.items()):
+                if field == "headers" and isinstance(inner, dict):
+                    for header, text in sorted(inner.items()):
+                        parts[f"metadata.headers.{header}"] = _digest(text)
+                else:
+                    parts[f"metadata.{field}"] = _digest(inner)
+        else:
+            parts[key] = _digest(value)
     return {
         "id": config.id,
         "type": config.type,
         "name": config.name,
-        "sha256": hashlib.sha256(whole.encode()).hexdigest(),
+        "sha256": hashlib.sha256(json.dumps(whole, sort_keys=True, ensure_ascii=False).encode()).hexdigest(),
+        "parts": parts,
     }
+
+
+def local_offer(builtins: Sequence[str], descriptions: Mapping[str, str] | None) -> Offer:
+    """What a step offers when it offers no tool config: the built-ins (as ``ToolRunner``)."""
+    tools: list[OfferedTool] = []
+    for name in dict.fromkeys(builtins):
+        if is_builtin(name):
+            tools.append(OfferedTool(builtin_spec(name, (descriptions or {}).get(name)), "builtin"))
+    return Offer(tuple(tools))
 
 
 def offer_request(
@@ -104,6 +142,8 @@ class RecordingTools:
         builtins: Sequence[str] = (),
         descriptions: Mapping[str, str] | None = None,
     ) -> Offer:
+        if not configs:  # nothing from outside: not recorded (replayed by local_offer)
+            return await self.inner.offer(configs, builtins=builtins, descriptions=descriptions)
         entry = self.cassette.begin(KIND, "offer", OFFER, offer_request(configs, builtins, descriptions))
         offer = await self.inner.offer(configs, builtins=builtins, descriptions=descriptions)
         entry.response = _offer_json(offer)
@@ -135,6 +175,8 @@ class ReplayTools:
         builtins: Sequence[str] = (),
         descriptions: Mapping[str, str] | None = None,
     ) -> Offer:
+        if not configs:
+            return local_offer(builtins, descriptions)
         entry = self.player.take(KIND, OFFER, offer_request(configs, builtins, descriptions))
         response = entry.response or {}
         by_id = {config.id: config for config in configs}
