@@ -8,6 +8,7 @@ A malformed key is refused before any database access. Keys never appear in logs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request
 
@@ -37,8 +38,37 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+class Admission(Protocol):
+    """What lets an authenticated request in (the rate limiter, ``api/ratelimit.py``)."""
+
+    def admit(self, key_id: str, project_id: str | None) -> None:
+        """Raise (429) to refuse the request; called only for valid keys."""
+        ...
+
+
 async def authenticate(request: Request) -> Caller:
-    """The caller's key, or 401."""
+    """The caller's key, or 401; then the limits of ``app.state.admission`` (if any)."""
+    caller = await _identify(request)
+    _admit(request, caller, None)
+    return caller
+
+
+async def project_caller(request: Request, projectId: str) -> Caller:
+    """The caller, who must reach ``projectId``; 401 otherwise (no existence leak)."""
+    caller = await _identify(request)
+    if projectId not in caller.key.project_ids:
+        raise AuthError(INVALID)
+    _admit(request, caller, projectId)
+    return caller
+
+
+def _admit(request: Request, caller: Caller, project_id: str | None) -> None:
+    admission: Admission | None = getattr(request.app.state, "admission", None)
+    if admission is not None:
+        admission.admit(caller.key.id, project_id)
+
+
+async def _identify(request: Request) -> Caller:
     token = presented_key(request)
     if not token:
         raise AuthError(INVALID, details={"hint": "send Authorization: Bearer <sk_ or dk_ key>"})
@@ -47,11 +77,3 @@ async def authenticate(request: Request) -> Caller:
     if key is None:
         raise AuthError(INVALID)
     return Caller(key)
-
-
-async def project_caller(request: Request, projectId: str) -> Caller:
-    """The caller, who must reach ``projectId``; 401 otherwise (no existence leak)."""
-    caller = await authenticate(request)
-    if projectId not in caller.key.project_ids:
-        raise AuthError(INVALID)
-    return caller

@@ -38,9 +38,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from pathweaver.api.auth import Caller, authenticate, project_caller
 from pathweaver.errors import RateLimited, TurnError
 from pathweaver.llm.base import ChatEvent, ChatRequest, Model, StructuredRequest, StructuredResult
 
@@ -131,6 +130,12 @@ class RateLimiter:
         self._keys = TokenBuckets(limits.per_key, clock=clock) if limits.per_key else None
         self._projects = TokenBuckets(limits.per_project, clock=clock) if limits.per_project else None
 
+    def admit(self, key_id: str, project_id: str | None) -> None:
+        """Let an authenticated request in (or raise 429), and open its turn's model budget."""
+        self.check(key_id, project_id)
+        if self.limits.max_model_calls_per_turn is not None:
+            current_budget.set(TurnBudget(self.limits.max_model_calls_per_turn))
+
     def check(self, key_id: str, project_id: str | None) -> None:
         """Let one request of ``key_id`` (on ``project_id``, if any) through, or raise 429."""
         blocked: tuple[float, str, Rate] | None = None
@@ -220,37 +225,13 @@ class BudgetedModel:
 # Wiring -------------------------------------------------------------------------------
 
 
-async def _enforce(request: Request, caller: Caller, project_id: str | None) -> None:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.check(caller.key.id, project_id)
-    limits = limiter.limits
-    if limits.max_model_calls_per_turn is not None:
-        current_budget.set(TurnBudget(limits.max_model_calls_per_turn))
-
-
-async def limited_project_caller(request: Request, projectId: str) -> Caller:
-    """:func:`project_caller`, then the limits."""
-    caller = await project_caller(request, projectId)
-    await _enforce(request, caller, projectId)
-    return caller
-
-
-async def limited_caller(request: Request) -> Caller:
-    """:func:`authenticate` (routes that name no project), then the per-key limit."""
-    caller = await authenticate(request)
-    await _enforce(request, caller, None)
-    return caller
-
-
 def install(app: FastAPI, limits: RateLimits, *, clock: Clock = time.monotonic) -> RateLimiter:
     """Enforce ``limits`` on every authenticated route of ``app``.
 
     Every route authenticates through ``Depends(project_caller)`` or
-    ``Depends(authenticate)``; both are replaced by versions that then apply the limits,
-    so no route changes. Installing again replaces the limiter (and its buckets).
+    ``Depends(authenticate)`` (``api/auth.py``), which then call ``app.state.admission``:
+    no route changes. Installing again replaces the limiter (and its buckets).
     """
     limiter = RateLimiter(limits, clock=clock)
-    app.state.rate_limiter = limiter
-    app.dependency_overrides[project_caller] = limited_project_caller
-    app.dependency_overrides[authenticate] = limited_caller
+    app.state.admission = limiter
     return limiter
