@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pathweaver import keys
@@ -64,6 +64,14 @@ class PathwayVersion:
     created_at: datetime
     author: str
     note: str
+
+
+#: Every request runs it: built once (building a statement costs more than running it).
+_KEY_WITH_REACH = (
+    select(api_keys, api_key_projects.c.project_id)
+    .outerjoin(api_key_projects, api_key_projects.c.key_id == api_keys.c.id)
+    .where(api_keys.c.key_hash == bindparam("p_hash"))
+)
 
 
 class ProjectStore:
@@ -185,13 +193,7 @@ class ProjectStore:
         hashed = keys.digest(plaintext)
         async with read_transaction(self.engine) as conn:
             # One statement: the key, with one row per project it reaches (every request pays it).
-            rows = (
-                await conn.execute(
-                    select(api_keys, api_key_projects.c.project_id)
-                    .outerjoin(api_key_projects, api_key_projects.c.key_id == api_keys.c.id)
-                    .where(api_keys.c.key_hash == hashed)
-                )
-            ).all()
+            rows = (await conn.execute(_KEY_WITH_REACH, {"p_hash": hashed})).all()
         row = rows[0] if rows else None
         if row is None or row.revoked_at is not None or not keys.matches(plaintext, row.key_hash):
             return None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -50,12 +50,52 @@ def _session(row: Row[Any]) -> SessionState:
     )
 
 
+# The statements every turn runs, built once: building and hashing a statement costs more
+# CPU than SQLite takes to run it.
+_HISTORY = select(messages).where(messages.c.session_id == bindparam("p_session")).order_by(messages.c.seq)
+_AGENT_STAMP = select(agents.c.updated_at).where(agents.c.project_id == bindparam("p_project"))
+_TAKE_LEASE = (
+    update(sessions)
+    .where(
+        sessions.c.project_id == bindparam("p_project"),
+        sessions.c.external_id == bindparam("p_external"),
+        or_(sessions.c.lease_owner.is_(None), sessions.c.lease_until < bindparam("p_now")),
+    )
+    .values(lease_owner=bindparam("p_owner"), lease_until=bindparam("p_until"))
+    .returning(*sessions.c)
+)
+_LEASE_HELD = select(sessions.c.lease_until).where(
+    sessions.c.project_id == bindparam("p_project"), sessions.c.external_id == bindparam("p_external")
+)
+_COMMIT = (
+    update(sessions)
+    .where(
+        sessions.c.id == bindparam("p_session"),
+        sessions.c.turn_count == bindparam("p_turns_before"),
+        sessions.c.status == "active",
+        sessions.c.lease_owner == bindparam("p_owner"),
+    )
+    .values(
+        turn_count=bindparam("p_turns"),
+        message_count=bindparam("p_messages"),
+        current_node_id=bindparam("p_node"),
+        visited=bindparam("p_visited"),
+        extracted=bindparam("p_extracted"),
+        updated_at=bindparam("p_now"),
+        status=bindparam("p_status"),
+        end_reason=bindparam("p_end_reason"),
+        ended_at=bindparam("p_ended_at"),
+        lease_owner=None,
+        lease_until=None,
+    )
+    .returning(*sessions.c)
+)
+_INSERT_TURN = insert(turns)
+_INSERT_MESSAGES = insert(messages)
+
+
 async def _messages(conn: AsyncConnection, session_pk: int) -> list[StoredMessage]:
-    rows = (
-        await conn.execute(
-            select(messages).where(messages.c.session_id == session_pk).order_by(messages.c.seq)
-        )
-    ).all()
+    rows = (await conn.execute(_HISTORY, {"p_session": session_pk})).all()
     return [
         StoredMessage(
             seq=r.seq,
@@ -205,9 +245,7 @@ class SessionStore:
         the project's agent config last changed (callers cache the parsed config by it)."""
         async with read_transaction(self.engine) as conn:
             history = await _messages(conn, session_pk)
-            stamp = (
-                await conn.execute(select(agents.c.updated_at).where(agents.c.project_id == project_id))
-            ).scalar_one()
+            stamp = (await conn.execute(_AGENT_STAMP, {"p_project": project_id})).scalar_one()
         return history, stamp
 
     async def turns(self, session_pk: int) -> list[TurnRecord]:
@@ -242,19 +280,13 @@ class SessionStore:
         when there is no such session.
         """
         now = utcnow()
-        where = (sessions.c.project_id == project_id, sessions.c.external_id == external_id)
+        where = {"p_project": project_id, "p_external": external_id}
+        lease = {"p_now": now, "p_owner": owner, "p_until": now + timedelta(seconds=ttl)}
         async with write_transaction(self.engine) as conn:
-            row = (
-                await conn.execute(
-                    update(sessions)
-                    .where(*where, or_(sessions.c.lease_owner.is_(None), sessions.c.lease_until < now))
-                    .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
-                    .returning(*sessions.c)
-                )
-            ).first()
+            row = (await conn.execute(_TAKE_LEASE, {**where, **lease})).first()
             if row is not None:
                 return _session(row), None
-            held = (await conn.execute(select(sessions.c.lease_until).where(*where))).first()
+            held = (await conn.execute(_LEASE_HELD, where)).first()
         if held is None:
             return None, None
         return None, UTCDateTime().process_result_value(held[0], conn.dialect) or now
@@ -283,12 +315,12 @@ class SessionStore:
         *,
         started_at: datetime,
         response: dict[str, Any] | None,
-        lease_owner: str | None = None,
+        lease_owner: str,
     ) -> SessionState:
         """Store a completed turn atomically; :class:`Conflict` if another turn got there first.
 
-        With ``lease_owner`` the commit also checks that this turn still holds the session's
-        lease and releases it, in the same statement.
+        The commit also checks that this turn still holds the session's lease (``lease_owner``)
+        and releases it, in the same statement.
         """
         now = utcnow()
         seq = session.turn_count + 1
@@ -296,47 +328,43 @@ class SessionStore:
             _message_row(session.pk, session.message_count + i + 1, seq, new, now)
             for i, new in enumerate(outcome.messages)
         ]
+        ended = outcome.ended
         values: dict[str, Any] = {
-            "turn_count": seq,
-            "message_count": session.message_count + len(rows),
-            "current_node_id": outcome.node_after,
-            "visited": list(outcome.visited),
-            "extracted": outcome.extracted,
-            "updated_at": now,
+            "p_session": session.pk,
+            "p_turns_before": session.turn_count,
+            "p_owner": lease_owner,
+            "p_turns": seq,
+            "p_messages": session.message_count + len(rows),
+            "p_node": outcome.node_after,
+            "p_visited": list(outcome.visited),
+            "p_extracted": outcome.extracted,
+            "p_now": now,
+            "p_status": "ended" if ended else "active",
+            "p_end_reason": outcome.end_reason if ended else None,
+            "p_ended_at": now if ended else None,
         }
-        if outcome.ended:
-            values.update(status="ended", end_reason=outcome.end_reason, ended_at=now)
-        guard = [
-            sessions.c.id == session.pk,
-            sessions.c.turn_count == session.turn_count,
-            sessions.c.status == "active",
-        ]
-        if lease_owner is not None:
-            guard.append(sessions.c.lease_owner == lease_owner)
-            values.update(lease_owner=None, lease_until=None)
         try:
             async with write_transaction(self.engine) as conn:
-                row = (
-                    await conn.execute(update(sessions).where(*guard).values(**values).returning(*sessions.c))
-                ).first()
+                row = (await conn.execute(_COMMIT, values)).first()
                 if row is None:
                     raise Conflict("another turn on this session finished first; retry", retry_after=1)
                 await conn.execute(
-                    insert(turns).values(
-                        session_id=session.pk,
-                        seq=seq,
-                        status="completed",
-                        node_before=outcome.node_before,
-                        node_after=outcome.node_after,
-                        response=response,
-                        trace=outcome.trace,
-                        started_at=started_at,
-                        finished_at=now,
-                    )
+                    _INSERT_TURN,
+                    {
+                        "session_id": session.pk,
+                        "seq": seq,
+                        "status": "completed",
+                        "node_before": outcome.node_before,
+                        "node_after": outcome.node_after,
+                        "response": response,
+                        "trace": outcome.trace,
+                        "started_at": started_at,
+                        "finished_at": now,
+                    },
                 )
                 if rows:
-                    await conn.execute(insert(messages), rows)
-                if outcome.ended:
+                    await conn.execute(_INSERT_MESSAGES, rows)
+                if ended:
                     await enqueue_finalize(conn, session.pk)
         except IntegrityError as exc:
             raise Conflict("another turn on this session finished first; retry", retry_after=1) from exc
