@@ -320,13 +320,15 @@ class Conversations:
                     await self.create_session(project_id, session_id, variables={}, provider=provider)
                     continue
                 if time.monotonic() + pause > deadline:
-                    # Tell the client when the holder's lease runs out (a crashed worker's
-                    # lease is never renewed), within [1 s, the lease's length].
+                    # A live holder (another worker) renews its lease, so its expiry says
+                    # nothing of when its turn ends: suggest the usual wait, shortened when
+                    # the lease is about to run out anyway.
                     remaining = (held_until - utcnow()).total_seconds()
-                    busy.retry_after = min(max(1.0, remaining), ttl)
+                    busy.retry_after = max(1.0, min(remaining, self.settings.session_lock_timeout))
                     raise busy
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 0.2)
+                # Poll often: the turn in another worker usually ends within milliseconds.
+                pause = min(pause * 2, 0.05)
             heartbeat = asyncio.create_task(self._renew(session.pk, lease.id, ttl))
             yield session, lease
         finally:

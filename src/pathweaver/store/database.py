@@ -3,11 +3,18 @@
 SQLite runs in WAL mode with a busy timeout; write transactions start with
 ``BEGIN IMMEDIATE`` (so two writers queue on the busy timeout instead of failing with
 "database is locked" when a read transaction tries to upgrade). Reads use plain ``BEGIN``.
+
+Within one process, SQLite write transactions also queue on an asyncio lock before
+``BEGIN IMMEDIATE``: SQLite's busy handler wakes waiting writers in no order (a writer could
+wait seconds while later ones got through), the lock serves them first come, first served.
+Between processes the busy timeout still decides.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -79,10 +86,25 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_writers: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 @asynccontextmanager
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A transaction that will write: ``BEGIN IMMEDIATE`` on SQLite, plain on PostgreSQL."""
-    async with engine.connect() as conn:
+    """A transaction that will write: ``BEGIN IMMEDIATE`` on SQLite, plain on PostgreSQL.
+
+    On SQLite, this process's writers take turns in arrival order (see the module docstring).
+    """
+    if engine.dialect.name != "sqlite":
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(pathweaver_write=True)
+            async with conn.begin():
+                yield conn
+        return
+    lock = _writers.get(engine.sync_engine)
+    if lock is None:
+        lock = _writers[engine.sync_engine] = asyncio.Lock()
+    async with lock, engine.connect() as conn:
         conn = await conn.execution_options(pathweaver_write=True)
         async with conn.begin():
             yield conn
