@@ -41,3 +41,37 @@ def test_the_smoke_run_prints_its_table_and_writes_raw_results(tmp_path: Path) -
     samples = [r for r in records if r["type"] == "sample"]
     assert {"direct", "null relay", "pathweaver"} <= {s["arm"] for s in samples}
     assert (out / "table.txt").read_text().startswith("Pathweaver benchmarks")
+
+
+def test_the_scale_smoke_run_covers_sqlite_and_postgresql(tmp_path: Path) -> None:
+    out = tmp_path / "scale"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert done.stdout.startswith("Scale-out: SQLite vs PostgreSQL")
+    assert "SQLite, 1 worker" in done.stdout and "PostgreSQL, 1 worker" in done.stdout
+    figures = {f["config"]: f for f in json.loads((out / "figures.json").read_text())}
+    assert set(figures) >= {"sqlite-1", "postgres-1"}
+    for found in figures.values():
+        assert found["load_turns"] > 0 and found["turns_per_second"] > 0
+        for contention in found["contention"].values():
+            assert contention["stored_turns"] == contention["answered_turns"]
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {r["scenario"] for r in records if r["type"] == "summary"} >= {"run", "config", "end"}
+    samples = [r for r in records if r["type"] == "sample"]
+    phases = {
+        "single",
+        "load",
+        "load-direct-before",
+        "load-direct-after",
+        "contention-polite",
+        "contention-eager",
+    }
+    assert phases <= {s["phase"] for s in samples}
+    assert {s["status"] for s in samples if s["phase"].startswith("contention")} <= {200, 409}
