@@ -40,6 +40,7 @@ from pathweaver.llm.base import Message, Model, ToolSpec, Usage
 from pathweaver.llm.registry import Models
 from pathweaver.store.projects import StoredAgent
 from pathweaver.store.schema import utcnow
+from pathweaver.store.sessions import HistoryWindow
 from pathweaver.store.store import Store
 from pathweaver.tools.runner import ToolPort
 
@@ -182,8 +183,8 @@ class Conversations:
         if session_id is None:
             session_id = f"session-{secrets.token_hex(12)}"
         async with self._turn_lock(project_id, session_id, provider) as (session, lease):
-            history, agent_stamp = await self.store.sessions.turn_inputs(session.pk, project_id)
-            reconciled = reconcile(history, messages)
+            history, agent_stamp = await self._history(session, messages)
+            reconciled = reconcile(history.messages, messages)
             if reconciled.replay_turn is not None:  # a retry gets its stored answer, ended or not
                 yield await self._replay(session, reconciled.replay_turn)
                 return
@@ -211,7 +212,7 @@ class Conversations:
                 agent=agent,
                 pathway=pathway,
                 session=session,
-                history=[m.as_model_message() for m in history],
+                history=[m.as_model_message() for m in history.last],
                 incoming=reconciled.new,
                 client_tools=client_tools,
                 client_instructions=[m.content for m in messages if m.role == "system" and m.content],
@@ -255,8 +256,25 @@ class Conversations:
                 outcome=outcome,
             )
 
+    async def _history(
+        self, session: SessionState, messages: Sequence[Message]
+    ) -> tuple[HistoryWindow, datetime]:
+        """As much history as this turn needs: the model's window (``history_messages``),
+        with room for tool traffic, plus what matching the client's messages needs (the
+        start of the history when a client resends it from the beginning)."""
+        sent = sum(1 for m in messages if m.role != "system")
+        tail = 2 * (self.limits.history_messages + sent) + 16
+        window, stamp = await self.store.sessions.turn_inputs(
+            session, tail=tail, head=sent + 1 if sent >= 2 else 0
+        )
+        if not window.complete and sent > sum(1 for m in window.last if not m.internal):
+            # The client sent more than the window's end holds: compare against all of it.
+            everything = await self.store.sessions.messages(session.pk)
+            window = HistoryWindow(first=[], last=everything, complete=True)
+        return window, stamp
+
     async def _replay(self, session: SessionState, turn_seq: int) -> TurnResult:
-        record = next((t for t in await self.store.sessions.turns(session.pk) if t.seq == turn_seq), None)
+        record = next(iter(await self.store.sessions.turns(session.pk, turn_seq)), None)
         if record is None or record.response is None:
             raise Conflict(
                 "this request repeats an earlier turn whose answer is not stored; send new messages"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,21 @@ def _session(row: Row[Any]) -> SessionState:
 # The statements every turn runs, built once: building and hashing a statement costs more
 # CPU than SQLite takes to run it.
 _HISTORY = select(messages).where(messages.c.session_id == bindparam("p_session")).order_by(messages.c.seq)
+_TAIL = (
+    select(messages)
+    .where(messages.c.session_id == bindparam("p_session"), messages.c.seq > bindparam("p_since"))
+    .order_by(messages.c.seq)
+)
+_HEAD = (
+    select(messages)
+    .where(
+        messages.c.session_id == bindparam("p_session"),
+        messages.c.seq <= bindparam("p_since"),
+        messages.c.internal.is_(False),
+    )
+    .order_by(messages.c.seq)
+    .limit(bindparam("p_head"))
+)
 _AGENT_STAMP = select(agents.c.updated_at).where(agents.c.project_id == bindparam("p_project"))
 _TAKE_LEASE = (
     update(sessions)
@@ -95,7 +111,10 @@ _INSERT_MESSAGES = insert(messages)
 
 
 async def _messages(conn: AsyncConnection, session_pk: int) -> list[StoredMessage]:
-    rows = (await conn.execute(_HISTORY, {"p_session": session_pk})).all()
+    return _stored((await conn.execute(_HISTORY, {"p_session": session_pk})).all())
+
+
+def _stored(rows: Sequence[Row[Any]]) -> list[StoredMessage]:
     return [
         StoredMessage(
             seq=r.seq,
@@ -136,6 +155,20 @@ def _message_row(session_pk: int, seq: int, turn_seq: int, new: NewMessage, now:
         "created_at": now,
         "internal": new.internal,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """Part of a session's history: ``first`` (client-visible messages from the start, only
+    when ``last`` does not reach back to it) and ``last`` (every message of the end)."""
+
+    first: list[StoredMessage]
+    last: list[StoredMessage]
+    complete: bool
+
+    @property
+    def messages(self) -> list[StoredMessage]:
+        return [*self.first, *self.last]
 
 
 class SessionStore:
@@ -240,21 +273,34 @@ class SessionStore:
         async with read_transaction(self.engine) as conn:
             return await _messages(conn, session_pk)
 
-    async def turn_inputs(self, session_pk: int, project_id: str) -> tuple[list[StoredMessage], datetime]:
-        """What a turn reads besides its session, in one transaction: the history, and when
-        the project's agent config last changed (callers cache the parsed config by it)."""
-        async with read_transaction(self.engine) as conn:
-            history = await _messages(conn, session_pk)
-            stamp = (await conn.execute(_AGENT_STAMP, {"p_project": project_id})).scalar_one()
-        return history, stamp
+    async def turn_inputs(
+        self, session: SessionState, *, tail: int, head: int
+    ) -> tuple[HistoryWindow, datetime]:
+        """What a turn reads besides its session, in one transaction: a window of the history
+        (the last ``tail`` messages, and the first ``head`` the client sees), and when the
+        project's agent config last changed (callers cache the parsed config by it).
 
-    async def turns(self, session_pk: int) -> list[TurnRecord]:
+        A turn's cost must not grow with the conversation: the model sees a bounded window,
+        and matching what the client sent needs the end of the history (and its start, when
+        a client resends the conversation from the beginning).
+        """
+        since = max(0, session.message_count - tail)
         async with read_transaction(self.engine) as conn:
-            rows = (
-                await conn.execute(
-                    select(turns).where(turns.c.session_id == session_pk).order_by(turns.c.seq)
-                )
-            ).all()
+            first: list[StoredMessage] = []
+            if since and head:
+                params = {"p_session": session.pk, "p_since": since, "p_head": head}
+                first = _stored((await conn.execute(_HEAD, params)).all())
+            last = _stored((await conn.execute(_TAIL, {"p_session": session.pk, "p_since": since})).all())
+            stamp = (await conn.execute(_AGENT_STAMP, {"p_project": session.project_id})).scalar_one()
+        return HistoryWindow(first=first, last=last, complete=since == 0), stamp
+
+    async def turns(self, session_pk: int, seq: int | None = None) -> list[TurnRecord]:
+        """The session's turns in order (only turn ``seq``, when given)."""
+        query = select(turns).where(turns.c.session_id == session_pk).order_by(turns.c.seq)
+        if seq is not None:
+            query = query.where(turns.c.seq == seq)
+        async with read_transaction(self.engine) as conn:
+            rows = (await conn.execute(query)).all()
         return [
             TurnRecord(
                 seq=r.seq,
