@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     """Serve the deterministic scripted model (``pathweaver serve --fake``)."""
 
     max_body_bytes: int = 1_000_000
+    body_read_timeout: float = Field(default=15.0, ge=0)
+    """Seconds a client may pause while sending a request body before it gets 408 and the
+    connection is closed (slow senders cannot hold connections open); 0: no limit."""
     max_messages: int = 500
     max_message_chars: int = 100_000
     max_tools: int = 64

@@ -16,14 +16,26 @@ from tests.support.mock_llm import MockLLM, MockReply
 LONG = MockReply(text="word " * 60, chunk_size=5, gap=0.2)  # 60 chunks, 12 s if nobody leaves
 
 
+def turn_tasks() -> int:
+    """Running tasks, leaving out the short-lived ``Event.wait`` task that ``wait_for`` makes
+    for the lifecycle worker's poll (it comes and goes on its own clock, not the turn's)."""
+    return sum(
+        1 for task in asyncio.all_tasks() if getattr(task.get_coro(), "__qualname__", "") != "Event.wait"
+    )
+
+
 async def settle(baseline: int, within: float = 5.0) -> int:
     """The number of tasks once it is back to ``baseline`` (or the last count after ``within`` s)."""
     deadline = time.monotonic() + within
     while True:
-        count = len(asyncio.all_tasks())
+        count = turn_tasks()
         if count <= baseline or time.monotonic() > deadline:
             return count
         await asyncio.sleep(0.05)
+
+
+def running() -> list[str]:
+    return [repr(task.get_coro()) for task in asyncio.all_tasks()]
 
 
 async def history(live: httpx.AsyncClient, project: Project, session: str) -> list[dict[str, object]]:
@@ -54,7 +66,7 @@ async def open_and_leave(
     if not after_first_content:
         task = asyncio.create_task(live.send(request, stream=True))
         deadline = time.monotonic() + 10
-        while upstream is not None and upstream.calls == 0 and time.monotonic() < deadline:
+        while upstream is not None and upstream.calls == 0 and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.1)
         task.cancel()  # the client gives up before anything came back: httpx closes the socket
@@ -73,7 +85,7 @@ async def open_and_leave(
 async def test_leaving_mid_stream_cancels_the_upstream_call(
     live: httpx.AsyncClient, project: Project, upstream: MockLLM
 ) -> None:
-    baseline = len(asyncio.all_tasks())
+    baseline = turn_tasks()
     upstream.push(LONG)
     began = time.monotonic()
     await open_and_leave(live, project, "gone-mid", stream=True, after_first_content=True)
@@ -98,7 +110,7 @@ async def assert_cancelled_and_free(
 ) -> None:
     """The mock saw the call end at once, no task is left, and the session takes a turn."""
     assert await asyncio.to_thread(upstream.wait_for_disconnect, 4.0), "the model call went on"
-    assert await settle(baseline) <= baseline, "a task of the abandoned turn is still running"
+    assert await settle(baseline) <= baseline, f"a task of the abandoned turn is still running: {running()}"
     assert [m["role"] for m in await history(live, project, session)] == []
     upstream.push(MockReply(text="fine"))
     again = await live.post(
@@ -112,7 +124,7 @@ async def assert_cancelled_and_free(
 async def test_leaving_before_the_first_token_cancels_the_upstream_call(
     live: httpx.AsyncClient, project: Project, upstream: MockLLM
 ) -> None:
-    baseline = len(asyncio.all_tasks())
+    baseline = turn_tasks()
     upstream.push(MockReply(text="late " * 5, gap=4.0))  # the first content comes after 4 s
     await open_and_leave(
         live, project, "gone-early", stream=True, after_first_content=False, upstream=upstream
@@ -123,7 +135,7 @@ async def test_leaving_before_the_first_token_cancels_the_upstream_call(
 async def test_leaving_a_non_streaming_turn_cancels_the_upstream_call(
     live: httpx.AsyncClient, project: Project, upstream: MockLLM
 ) -> None:
-    baseline = len(asyncio.all_tasks())
+    baseline = turn_tasks()
     upstream.push(LONG)
     await open_and_leave(
         live, project, "gone-plain", stream=False, after_first_content=False, upstream=upstream

@@ -136,6 +136,7 @@ def create_app(
         BodyLimit,
         limit=settings.max_body_bytes,
         uploads=("/datasets", settings.max_dataset_bytes + 16 * 1024),
+        read_timeout=settings.body_read_timeout or None,
     )
     return app
 

@@ -92,6 +92,8 @@ def install(app: FastAPI) -> None:
         error.type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         if exc.status_code == 413:
             error.code = "request_too_large"
+        elif exc.status_code == 408:
+            error.code = "request_timeout"
         return JSONResponse(
             error_body(error_style(request), error), status_code=exc.status_code, headers=exc.headers
         )

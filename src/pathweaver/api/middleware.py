@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -12,18 +13,29 @@ from pathweaver.llm.metered import UpstreamClock, current_clock
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413, while they stream in.
+    """Refuse bodies over ``limit`` bytes with 413, and bodies that trickle in with 408.
 
     A declared ``Content-Length`` over the limit is refused before reading anything; a
     chunked or lying body is cut as soon as the bytes received pass the limit, so memory
-    never holds more than the limit.
+    never holds more than the limit. A client that leaves more than ``read_timeout``
+    seconds between two parts of its body (a slowloris-style trickle) gets 408 and the
+    connection is closed: it cannot hold a worker's connection open by sending slowly.
+    Once the body is complete, ``receive`` is not timed (streams wait on it for a
+    disconnect).
     """
 
-    def __init__(self, app: ASGIApp, limit: int, uploads: tuple[str, int] | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        uploads: tuple[str, int] | None = None,
+        read_timeout: float | None = None,
+    ):
         """``uploads``: (path suffix, limit) for the upload route that takes bigger bodies."""
         self.app = app
         self.default = limit
         self.uploads = uploads
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,14 +58,22 @@ class BodyLimit:
                     return
         received = 0
         started = False
+        complete = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete or self.read_timeout is None:
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), self.read_timeout)
+                except TimeoutError:
+                    raise _TooSlow(self.read_timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise _TooLarge(limit)
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -67,29 +87,23 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await self._refuse(send, limit)
+        except _TooSlow as slow:
+            if not started:
+                await _error(send, 408, slow.detail, "request_timeout", close=True)
 
     async def _refuse(self, send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "message": f"request body is larger than {limit} bytes",
-                    "type": "invalid_request_error",
-                    "code": "request_too_large",
-                    "param": None,
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _error(send, 413, f"request body is larger than {limit} bytes", "request_too_large")
+
+
+async def _error(send: Send, status: int, message: str, code: str, *, close: bool = False) -> None:
+    body = json.dumps(
+        {"error": {"message": message, "type": "invalid_request_error", "code": code, "param": None}}
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class _TooLarge(HTTPException):
@@ -98,6 +112,17 @@ class _TooLarge(HTTPException):
 
     def __init__(self, limit: int):
         super().__init__(413, f"request body is larger than {limit} bytes")
+
+
+class _TooSlow(HTTPException):
+    """Raised from ``receive`` when the body stalls; answered 408 (the route's own shape)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            408,
+            f"the request body stalled for more than {seconds:g} s; send it without pauses",
+            headers={"Connection": "close"},  # the rest of the body is not read: drop the connection
+        )
 
 
 class LegacyPathHeaders:
