@@ -27,6 +27,7 @@ class EventPump(Generic[T]):
     def __init__(self, source: AsyncIterator[T]):
         self._queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
         self._task = asyncio.create_task(self._run(source))
+        self._stopped = False
 
     async def _run(self, source: AsyncIterator[T]) -> None:
         try:
@@ -40,10 +41,16 @@ class EventPump(Generic[T]):
 
     async def get(self, timeout: float) -> Any:  # noqa: ASYNC109 - a deadline per item, by design
         """The next item, ``TIMEOUT`` after ``timeout`` s, ``END`` or ``GONE``; raises what the source raised."""
+        # Per streamed chunk: take a waiting item at once, and time the wait with
+        # ``asyncio.timeout`` (``wait_for`` would make a task per chunk).
         try:
-            item, error = await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return TIMEOUT
+            item, error = self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                async with asyncio.timeout(timeout):
+                    item, error = await self._queue.get()
+            except TimeoutError:
+                return TIMEOUT
         if error is not None:
             raise error
         return item
@@ -55,8 +62,15 @@ class EventPump(Generic[T]):
 
     def abandon(self) -> None:
         """The consumer went away: stop the producer, and wake the reader with ``GONE``."""
-        self._task.cancel()
+        self._stop()
         self._queue.put_nowait((GONE, None))
+
+    def _stop(self) -> None:
+        """Cancel the producer, once: a second cancel would cut its clean-up (closing the
+        model's connection) short."""
+        if not self._stopped and not self._task.done():
+            self._stopped = True
+            self._task.cancel()
 
     async def aclose(self) -> None:
         """Cancel the producer once and wait (shielded, at most 5 s) for it to clean up.
@@ -65,8 +79,7 @@ class EventPump(Generic[T]):
         cancellation to the producer and cut its own clean-up short (the model call would
         not get to close its connection).
         """
-        if not self._task.done():
-            self._task.cancel()
+        self._stop()
         with anyio.move_on_after(5, shield=True), contextlib.suppress(asyncio.CancelledError):
             await self._task
 
