@@ -199,7 +199,7 @@ class Conversations:
             agent = await self.agent(project_id, agent_stamp)
             pathway = await self.pathway(project_id, session.pathway_version)
             started = utcnow()
-            tool_ids = list(dict.fromkeys(name for n in pathway.nodes for name in n.data.tools))
+            tool_ids = pathway.tool_names
             configs = (
                 await self.store.tools.tools_by_id(project_id, tool_ids)
                 if self.tools is not None and tool_ids

@@ -105,6 +105,11 @@ class Pathway(_Wire):
         return out
 
     @cached_property
+    def tool_names(self) -> list[str]:
+        """Every tool any node names, once each, in order (computed once per pathway)."""
+        return list(dict.fromkeys(name for node in self.nodes for name in node.data.tools))
+
+    @cached_property
     def global_nodes(self) -> list[Node]:
         return [node for node in self.nodes if node.is_global]
 
