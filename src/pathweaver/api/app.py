@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pathweaver import __version__
-from pathweaver.api import errors, ratelimit
+from pathweaver.api import errors, openapi, ratelimit
 from pathweaver.api.history import history_routers
 from pathweaver.api.interactive import interactive_router
 from pathweaver.api.knowledge import knowledge_router
@@ -124,6 +124,7 @@ def create_app(
     app.include_router(knowledge_router(max_dataset_bytes=settings.max_dataset_bytes))
 
     ratelimit.install(app, ratelimit.RateLimits.from_settings(settings))
+    openapi.install(app)
     mount_studio(app)
 
     @app.get("/healthz", tags=["ops"])

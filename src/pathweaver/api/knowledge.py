@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
 from pathweaver.api.auth import Caller, project_caller
@@ -112,7 +112,7 @@ class BaseIn(BaseModel):
 
 class ChunkPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    isEnabled: bool
+    isEnabled: StrictBool
 
 
 def knowledge_router(*, max_dataset_bytes: int = DEFAULT_MAX_DATASET_BYTES) -> APIRouter:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Edge, Node, Pathway
@@ -320,7 +320,7 @@ async def list_versions(request: Request, projectId: str, caller: CallerDep) -> 
 
 class RollbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    targetVersion: int = Field(ge=1)
+    targetVersion: StrictInt = Field(ge=1)
 
 
 async def rollback(request: Request, projectId: str, body: RollbackIn, caller: CallerDep) -> Any:

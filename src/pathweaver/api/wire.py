@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from pathweaver.engine.prompt import TRANSITION_TOOL
 from pathweaver.engine.state import SessionState, StoredMessage, TurnRecord
@@ -54,8 +54,8 @@ class TerminateBody(_In):
 
 class SearchBody(_In):
     search_string: str = Field(min_length=1, max_length=1000)
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    limit: StrictInt = Field(default=50, ge=1, le=500)
+    offset: StrictInt = Field(default=0, ge=0)
 
 
 # Chat completions ---------------------------------------------------------------------
