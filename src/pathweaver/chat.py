@@ -14,12 +14,13 @@ from pathweaver.engine.events import ReplyDelta, TransitionChosen, VariableSet
 from pathweaver.errors import PathweaverError
 from pathweaver.llm.base import Message
 from pathweaver.llm.factory import build_model
+from pathweaver.llm.registry import Models
 from pathweaver.store.store import Store
 
 
 async def run_chat(store: Store, settings: Settings, project_id: str, session_id: str | None) -> None:
-    model = build_model(settings)
-    conversations = Conversations(store, model, settings)
+    models = Models.from_settings(settings, build_model(settings))
+    conversations = Conversations(store, models, settings)
     session_id = session_id or f"cli-{secrets.token_hex(6)}"
     try:
         session = await conversations.store.sessions.get(project_id, session_id)
@@ -63,4 +64,5 @@ async def run_chat(store: Store, settings: Settings, project_id: str, session_id
             except PathweaverError as exc:
                 typer.secho(f"\nerror: {exc.message}", fg="red")
     finally:
-        await model.aclose()
+        await models.aclose()
+        await models.default.aclose()

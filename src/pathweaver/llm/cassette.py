@@ -383,7 +383,7 @@ class RecordingModel:
         self.inner = inner
         self.cassette = cassette
         self.name = inner.name
-        cassette.model = inner.name
+        cassette.model = cassette.model or inner.name  # the default model: wrapped first
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         entry = self.cassette.begin("model", "stream", request.purpose, request_json(request))

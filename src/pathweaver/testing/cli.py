@@ -40,6 +40,7 @@ from pathweaver.conversations import Conversations
 from pathweaver.errors import PathweaverError, UserError
 from pathweaver.llm.base import Model
 from pathweaver.llm.cassette import Cassette, RecordingModel, ReplayModel
+from pathweaver.llm.registry import Models
 from pathweaver.store.store import Store
 from pathweaver.testing.cases import CaseFile, read_case_file
 from pathweaver.testing.replay import RoutingDiff, conversation_records, replay_user_turns
@@ -273,9 +274,15 @@ async def _test_main(
     plan = _plan(files, agent, project, suite) if files or project is None else None
     cassette = Cassette.load(replay) if replay is not None else Cassette()
     replaying = ReplayModel(cassette) if replay is not None else None
-    model: Model = replaying or await _live_model(settings, fake)
-    if record is not None:
-        model = RecordingModel(model, cassette)
+    # A replay serves every call from the cassette; a live run calls the model each agent and
+    # node chose (PATHWEAVER_LLM_TARGETS), as the server would, recording each when asked.
+    wrap = (lambda inner: RecordingModel(inner, cassette)) if record is not None else (lambda inner: inner)
+    models = (
+        Models.single(replaying, wrap=wrap)
+        if replaying is not None
+        else Models.from_settings(settings, await _live_model(settings, fake), wrap=wrap)
+    )
+    model: Model = models.default
     bar, reporter = _progress_bar()
     results = []
     try:
@@ -295,10 +302,11 @@ async def _test_main(
                         if plan is None:
                             cases, sources = await _stored_cases(store, pid, suite)
                             bar.update(task, total=len(cases))
-                        conversations = Conversations(store, model, local, tools=tools)
+                        conversations = Conversations(store, models, local, tools=tools)
                         runner = Runner(conversations, model=model, progress=reporter(task), replay=replaying)
                         results.append(await runner.run(pid, cases, sources))
     finally:
+        await models.aclose()
         await model.aclose()
     run = RunResult(
         tuple(case for result in results for case in result.cases),
@@ -319,12 +327,13 @@ async def _replay_turns_main(
         if len(named) != 1:
             raise UserError("pass --agent FILE or --project ID: the pathway to replay the user turns against")
         agent = named.pop()
-    model = await _live_model(settings, fake)
+    models = Models.from_settings(settings, await _live_model(settings, fake))
     try:
         async with _live_tools(settings) as tools, _target(settings, project, agent) as (store, pid, local):
-            return await replay_user_turns(Conversations(store, model, local, tools=tools), pid, records)
+            return await replay_user_turns(Conversations(store, models, local, tools=tools), pid, records)
     finally:
-        await model.aclose()
+        await models.aclose()
+        await models.default.aclose()
 
 
 # pathweaver lint ------------------------------------------------------------------------
