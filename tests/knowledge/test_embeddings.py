@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from pathweaver.errors_tools import EmbeddingError
+from pathweaver.errors import EmbeddingError
 from pathweaver.knowledge.embeddings import Embedders, EndpointEmbedder, LocalEmbedder
 
 

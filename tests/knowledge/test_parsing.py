@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from pathweaver.errors_tools import DocumentUnreadable
+from pathweaver.errors import DocumentUnreadable
 from pathweaver.knowledge.parsing import check_supported, extract_text
 from tests.knowledge.documents import corrupt_pdf, make_docx, make_pdf
 from tests.knowledge.labelled import DATA, flat

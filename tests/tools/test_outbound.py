@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from pathweaver.errors_tools import OutboundError, OutboundRefused, OutboundTimeout
+from pathweaver.errors import OutboundError, OutboundRefused, OutboundTimeout
 from pathweaver.tools.outbound import (
     AllowList,
     OutboundClient,

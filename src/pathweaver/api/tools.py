@@ -20,8 +20,7 @@ from fastapi.responses import JSONResponse
 from pathweaver import keys
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.wire import iso
-from pathweaver.errors import UserError
-from pathweaver.errors_tools import OutboundRefused
+from pathweaver.errors import OutboundRefused, UserError
 from pathweaver.store.tools import StoredTool, ToolStore
 from pathweaver.tools.config import McpTool, RestfulTool, parse_tool, type_catalogue
 from pathweaver.tools.outbound import OutboundPolicy, check_url, policy_from_settings

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pathweaver.errors import NotFound
-from pathweaver.errors_tools import DocumentUnreadable, EmbeddingError
+from pathweaver.errors import DocumentUnreadable, EmbeddingError, NotFound
 from pathweaver.knowledge import chunking
 from pathweaver.knowledge.embeddings import Embedders
 from pathweaver.knowledge.parsing import extract_text

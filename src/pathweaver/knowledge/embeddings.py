@@ -26,7 +26,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from pathweaver.errors_tools import EmbeddingError
+from pathweaver.errors import EmbeddingError
 from pathweaver.knowledge import minilm
 
 Vectors = npt.NDArray[np.float32]

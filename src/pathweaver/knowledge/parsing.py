@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import PurePath
 
-from pathweaver.errors_tools import DocumentUnreadable
+from pathweaver.errors import DocumentUnreadable
 
 TEXT_TYPES = ("txt", "md", "markdown", "csv")
 EXTENSIONS = (*TEXT_TYPES, "pdf", "docx")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from pathweaver.errors_tools import OutboundError, OutboundRefused, OutboundTimeout
+from pathweaver.errors import OutboundError, OutboundRefused, OutboundTimeout
 from pathweaver.store.lifecycle import Delivery
 from pathweaver.store.schema import utcnow
 from pathweaver.tools.outbound import OutboundClient

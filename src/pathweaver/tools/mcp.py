@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from pathweaver.errors_tools import OutboundError, ToolError
+from pathweaver.errors import OutboundError, ToolError
 from pathweaver.tools.config import McpTool
 from pathweaver.tools.outbound import OutboundClient, check_url
 

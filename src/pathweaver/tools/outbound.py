@@ -44,7 +44,7 @@ from typing import Any
 import httpcore2
 import httpx2
 
-from pathweaver.errors_tools import OutboundError, OutboundRefused, OutboundTimeout
+from pathweaver.errors import OutboundError, OutboundRefused, OutboundTimeout
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 
 import jsonschema
 
-from pathweaver.errors_tools import OutboundError
+from pathweaver.errors import OutboundError
 from pathweaver.tools.config import RestfulTool
 from pathweaver.tools.outbound import OutboundClient, OutboundResponse
 from pathweaver.tools.result import DEFAULT_MAX_RESULT_CHARS, ToolResult, delimit, failure

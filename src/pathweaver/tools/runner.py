@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pathweaver.errors_tools import OutboundError, ToolError
+from pathweaver.errors import OutboundError, ToolError
 from pathweaver.llm.base import ToolCall, ToolSpec
 from pathweaver.tools.builtins import builtin_spec, is_builtin, run_builtin
 from pathweaver.tools.config import McpTool, PlaceholderMessages, RestfulTool
