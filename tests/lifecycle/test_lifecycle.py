@@ -146,7 +146,10 @@ async def test_a_restart_in_the_middle_of_retries_still_delivers(
     settings, store, project: Project, receiver: Receiver
 ) -> None:
     receiver.fail_first = 1
-    first = create_app(settings, store=store, model=ScriptedModel())
+    # The first server waits a second before retrying, so it cannot retry (and succeed) in the
+    # moment between the failed attempt and its shutdown; the second server delivers.
+    patient = settings.model_copy(update={"webhook_retry_base": 1.0})
+    first = create_app(patient, store=store, model=ScriptedModel())
     async with first.router.lifespan_context(first):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as http:
             await configure(http, project, receiver)
