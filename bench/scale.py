@@ -51,9 +51,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from bench import pathways, stats
+from bench import harness, pathways, stats
 from bench.client import Closed, Connection
 from bench.mock_process import MockProcess, marker, reply_text
 from bench.processes import BIN, CLOCK_TICKS, Server, cpu_seconds, create_project, free_port, pathweaver_env
@@ -339,11 +339,8 @@ async def wait_ready(server: Server, workers: int, within: float = 90.0) -> dict
     return server_processes(server)
 
 
-class Recorder:
-    """Raw results as JSON lines: one per request, one per summary."""
-
-    def __init__(self, path: Path):
-        self._file: TextIO = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+class Recorder(harness.Recorder):
+    """The harness's raw-results file, with one line per request of a scale-out phase."""
 
     def phase(self, config: str, phase: Phase) -> None:
         for r in phase.results:
@@ -361,13 +358,6 @@ class Recorder:
                 "error": r.error,
             }
             self._file.write(json.dumps(record) + "\n")
-
-    def summary(self, scenario: str, **values: Any) -> None:
-        self._file.write(json.dumps({"type": "summary", "scenario": scenario, **values}, default=str) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
 
 
 @dataclass
