@@ -182,8 +182,16 @@ class Conversations:
         """
         if session_id is None:
             session_id = f"session-{secrets.token_hex(12)}"
-        async with self._turn_lock(project_id, session_id, provider) as (session, lease):
-            history, agent_stamp = await self._history(session, messages)
+        sent = sum(1 for m in messages if m.role != "system")
+        # As much history as this turn needs, read with the lease: the model's window
+        # (``history_messages``), with room for tool traffic, plus what matching the client's
+        # messages needs (the start of the history when a client resends it from the start).
+        tail = 2 * (self.limits.history_messages + sent) + 16
+        head = sent + 1 if sent >= 2 else 0
+        async with self._turn_lock(project_id, session_id, provider, tail, head) as acquired:
+            session, lease = acquired.session, acquired.lease
+            history = await self._whole_history_if_needed(session, acquired.window, sent)
+            agent_stamp = acquired.agent_stamp
             reconciled = reconcile(history.messages, messages)
             if reconciled.replay_turn is not None:  # a retry gets its stored answer, ended or not
                 yield await self._replay(session, reconciled.replay_turn)
@@ -256,22 +264,15 @@ class Conversations:
                 outcome=outcome,
             )
 
-    async def _history(
-        self, session: SessionState, messages: Sequence[Message]
-    ) -> tuple[HistoryWindow, datetime]:
-        """As much history as this turn needs: the model's window (``history_messages``),
-        with room for tool traffic, plus what matching the client's messages needs (the
-        start of the history when a client resends it from the beginning)."""
-        sent = sum(1 for m in messages if m.role != "system")
-        tail = 2 * (self.limits.history_messages + sent) + 16
-        window, stamp = await self.store.sessions.turn_inputs(
-            session, tail=tail, head=sent + 1 if sent >= 2 else 0
-        )
+    async def _whole_history_if_needed(
+        self, session: SessionState, window: HistoryWindow, sent: int
+    ) -> HistoryWindow:
+        """``window``, or all of the history when the client sent more than the window's end
+        holds (it resends a long conversation): matching needs all of it then."""
         if not window.complete and sent > sum(1 for m in window.last if not m.internal):
-            # The client sent more than the window's end holds: compare against all of it.
             everything = await self.store.sessions.messages(session.pk)
-            window = HistoryWindow(first=[], last=everything, complete=True)
-        return window, stamp
+            return HistoryWindow(first=[], last=everything, complete=True)
+        return window
 
     async def _replay(self, session: SessionState, turn_seq: int) -> TurnResult:
         record = next(iter(await self.store.sessions.turns(session.pk, turn_seq)), None)
@@ -295,11 +296,13 @@ class Conversations:
 
     @contextlib.asynccontextmanager
     async def _turn_lock(
-        self, project_id: str, session_id: str, provider: str | None
-    ) -> AsyncIterator[tuple[SessionState, _Lease]]:
+        self, project_id: str, session_id: str, provider: str | None, tail: int, head: int
+    ) -> AsyncIterator[_Held]:
         """Hold the session for one turn, across tasks and across worker processes.
 
-        Yields the session as read under the lease (created first if it does not exist).
+        Yields the session as read under the lease (created first if it does not exist),
+        with its history window (``tail``, ``head``: see ``SessionStore.turn_inputs``) read
+        in the same transaction.
         Within a worker an asyncio lock queues turns without touching the database; across
         workers a lease on the session row (owner and expiry, renewed while the turn runs)
         does. Taking the lease and reading the session is one statement; the commit checks
@@ -329,9 +332,10 @@ class Conversations:
         try:
             pause = 0.01
             while True:
-                session, held_until = await self.store.sessions.acquire_lease(
-                    project_id, session_id, lease.id, ttl
+                acquired = await self.store.sessions.acquire_lease(
+                    project_id, session_id, lease.id, ttl, tail=tail, head=head
                 )
+                session, held_until = acquired.session, acquired.held_until
                 if session is not None:
                     break
                 if held_until is None:  # no such session: create it on first use
@@ -348,7 +352,8 @@ class Conversations:
                 # Poll often: the turn in another worker usually ends within milliseconds.
                 pause = min(pause * 2, 0.05)
             heartbeat = asyncio.create_task(self._renew(session.pk, lease.id, ttl))
-            yield session, lease
+            assert acquired.window is not None and acquired.agent_stamp is not None
+            yield _Held(session, lease, acquired.window, acquired.agent_stamp)
         finally:
             # Cleanup must run even when the request was cancelled (a client that went
             # away): shield it, or the lease would linger until it expires.
@@ -373,6 +378,16 @@ class _Lease:
 
     id: str
     released: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A session held for a turn, and what the turn read with its lease."""
+
+    session: SessionState
+    lease: _Lease
+    window: HistoryWindow
+    agent_stamp: datetime
 
 
 def _usage_json(usage: Usage | None) -> dict[str, int] | None:

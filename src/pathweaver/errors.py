@@ -54,6 +54,18 @@ class Conflict(PathweaverError):
         self.retry_after = retry_after
 
 
+class StorageBusy(PathweaverError):
+    """The database stayed locked by other writers for longer than its busy timeout."""
+
+    status = 503
+    type = "overloaded_error"
+    code = "storage_busy"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(UserError):
     status = 413
 
@@ -65,6 +77,8 @@ class RateLimited(PathweaverError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        #: The bucket that refused, for the ``x-ratelimit-*`` headers (``api/ratelimit.py``).
+        self.quota: Any = None
 
 
 class PathwayError(UserError):

@@ -4,10 +4,16 @@ SQLite runs in WAL mode with a busy timeout; write transactions start with
 ``BEGIN IMMEDIATE`` (so two writers queue on the busy timeout instead of failing with
 "database is locked" when a read transaction tries to upgrade). Reads use plain ``BEGIN``.
 
+A turn's short statements go through a second engine on the same SQLite file
+(:func:`make_turn_engine`) that runs them on the event loop's thread (``inline_sqlite.py``).
+
 Within one process, SQLite write transactions also queue on an asyncio lock before
 ``BEGIN IMMEDIATE``: SQLite's busy handler wakes waiting writers in no order (a writer could
 wait seconds while later ones got through), the lock serves them first come, first served.
-Between processes the busy timeout still decides.
+Between processes the busy timeout still decides. A writer waits on the lock no longer than
+the busy timeout either, then fails with :class:`~pathweaver.errors.StorageBusy` (503): a
+stuck writer (or a write transaction opened inside another one, which could never get the
+lock) fails like a locked database would, instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from pathweaver.errors import StorageBusy
+from pathweaver.store.inline_sqlite import InlineConnection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -47,7 +56,7 @@ def make_engine(
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             json_serializer=_dumps,
         )
-        _configure_sqlite(engine, sqlite_synchronous)
+        _configure_sqlite(engine, sqlite_synchronous, SQLITE_BUSY_TIMEOUT_MS)
         return engine
     connect_args: dict[str, Any] = {}
     if schema:
@@ -64,18 +73,37 @@ def make_engine(
     return engine
 
 
+def make_turn_engine(engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
+    """The engine for a turn's short statements: on SQLite, one that runs them on the event
+    loop's thread (``store/inline_sqlite.py``), sharing ``engine``'s database and writer
+    queue; ``engine`` itself elsewhere (asyncpg is natively async) and for in-memory SQLite.
+    """
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or "mode=memory" in str(engine.url):
+        return engine
+    turn_engine = create_async_engine(
+        engine.url,
+        echo=engine.echo,
+        async_creator=lambda: InlineConnection(path, SQLITE_BUSY_TIMEOUT_MS / 1000),
+        json_serializer=_dumps,
+    )
+    _configure_sqlite(turn_engine, sqlite_synchronous, 0)
+    _writers[turn_engine.sync_engine] = _writers.setdefault(engine.sync_engine, asyncio.Lock())
+    return turn_engine
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+def _configure_sqlite(engine: AsyncEngine, synchronous: str, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event decide how transactions start (see below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -104,10 +132,18 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     lock = _writers.get(engine.sync_engine)
     if lock is None:
         lock = _writers[engine.sync_engine] = asyncio.Lock()
-    async with lock, engine.connect() as conn:
-        conn = await conn.execution_options(pathweaver_write=True)
-        async with conn.begin():
-            yield conn
+    try:
+        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            await lock.acquire()
+    except TimeoutError:
+        raise StorageBusy("the database is busy with other writes; retry shortly", retry_after=1.0) from None
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(pathweaver_write=True)
+            async with conn.begin():
+                yield conn
+    finally:
+        lock.release()
 
 
 @asynccontextmanager

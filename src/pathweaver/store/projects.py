@@ -75,8 +75,10 @@ _KEY_WITH_REACH = (
 
 
 class ProjectStore:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
         self.engine = engine
+        #: For the key lookup every request makes (``database.make_turn_engine``).
+        self.turn_engine = turn_engine or engine
 
     # Projects --------------------------------------------------------------------------
 
@@ -191,7 +193,7 @@ class ProjectStore:
         if not keys.well_formed(plaintext):
             return None
         hashed = keys.digest(plaintext)
-        async with read_transaction(self.engine) as conn:
+        async with read_transaction(self.turn_engine) as conn:
             # One statement: the key, with one row per project it reaches (every request pays it).
             rows = (await conn.execute(_KEY_WITH_REACH, {"p_hash": hashed})).all()
         row = rows[0] if rows else None

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -171,9 +171,34 @@ class HistoryWindow:
         return [*self.first, *self.last]
 
 
+class Acquired(NamedTuple):
+    """What :meth:`SessionStore.acquire_lease` found."""
+
+    session: SessionState | None
+    held_until: datetime | None
+    window: HistoryWindow | None
+    agent_stamp: datetime | None
+
+
+async def _turn_inputs(
+    conn: AsyncConnection, session: SessionState, *, tail: int, head: int
+) -> tuple[HistoryWindow, datetime]:
+    since = max(0, session.message_count - tail)
+    first: list[StoredMessage] = []
+    if since and head:
+        params = {"p_session": session.pk, "p_since": since, "p_head": head}
+        first = _stored((await conn.execute(_HEAD, params)).all())
+    last = _stored((await conn.execute(_TAIL, {"p_session": session.pk, "p_since": since})).all())
+    stamp = (await conn.execute(_AGENT_STAMP, {"p_project": session.project_id})).scalar_one()
+    return HistoryWindow(first=first, last=last, complete=since == 0), stamp
+
+
 class SessionStore:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
         self.engine = engine
+        #: For the short, bounded statements of a turn (``database.make_turn_engine``): the
+        #: lease, the history window, the commit.
+        self.turn_engine = turn_engine or engine
 
     async def get(self, project_id: str, external_id: str) -> SessionState | None:
         async with read_transaction(self.engine) as conn:
@@ -282,17 +307,11 @@ class SessionStore:
 
         A turn's cost must not grow with the conversation: the model sees a bounded window,
         and matching what the client sent needs the end of the history (and its start, when
-        a client resends the conversation from the beginning).
+        a client resends the conversation from the beginning). A turn usually gets these
+        with its lease (:meth:`acquire_lease`).
         """
-        since = max(0, session.message_count - tail)
-        async with read_transaction(self.engine) as conn:
-            first: list[StoredMessage] = []
-            if since and head:
-                params = {"p_session": session.pk, "p_since": since, "p_head": head}
-                first = _stored((await conn.execute(_HEAD, params)).all())
-            last = _stored((await conn.execute(_TAIL, {"p_session": session.pk, "p_since": since})).all())
-            stamp = (await conn.execute(_AGENT_STAMP, {"p_project": session.project_id})).scalar_one()
-        return HistoryWindow(first=first, last=last, complete=since == 0), stamp
+        async with read_transaction(self.turn_engine) as conn:
+            return await _turn_inputs(conn, session, tail=tail, head=head)
 
     async def turns(self, session_pk: int, seq: int | None = None) -> list[TurnRecord]:
         """The session's turns in order (only turn ``seq``, when given)."""
@@ -317,28 +336,32 @@ class SessionStore:
         ]
 
     async def acquire_lease(
-        self, project_id: str, external_id: str, owner: str, ttl: float
-    ) -> tuple[SessionState | None, datetime | None]:
-        """Take the session's turn lease if it is free or expired, and read it, in one statement.
+        self, project_id: str, external_id: str, owner: str, ttl: float, *, tail: int = 0, head: int = 0
+    ) -> Acquired:
+        """Take the session's turn lease if it is free or expired, and read it, in one statement;
+        with it, in the same transaction, what the turn reads (:meth:`turn_inputs`, with
+        ``tail`` and ``head``).
 
-        Returns ``(session, None)`` when taken (the row as it is under the lease),
-        ``(None, until)`` when another turn holds it until ``until``, and ``(None, None)``
-        when there is no such session.
+        ``session`` is set when the lease was taken (the row as it is under the lease),
+        ``held_until`` when another turn holds it until then; neither when there is no such
+        session.
         """
         now = utcnow()
         where = {"p_project": project_id, "p_external": external_id}
         lease = {"p_now": now, "p_owner": owner, "p_until": now + timedelta(seconds=ttl)}
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.turn_engine) as conn:
             row = (await conn.execute(_TAKE_LEASE, {**where, **lease})).first()
             if row is not None:
-                return _session(row), None
+                session = _session(row)
+                window, stamp = await _turn_inputs(conn, session, tail=tail, head=head)
+                return Acquired(session, None, window, stamp)
             held = (await conn.execute(_LEASE_HELD, where)).first()
         if held is None:
-            return None, None
-        return None, UTCDateTime().process_result_value(held[0], conn.dialect) or now
+            return Acquired(None, None, None, None)
+        return Acquired(None, UTCDateTime().process_result_value(held[0], conn.dialect) or now, None, None)
 
     async def renew_lease(self, session_pk: int, owner: str, ttl: float) -> bool:
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.turn_engine) as conn:
             result = await conn.execute(
                 update(sessions)
                 .where(sessions.c.id == session_pk, sessions.c.lease_owner == owner)
@@ -347,7 +370,7 @@ class SessionStore:
         return bool(result.rowcount)
 
     async def release_lease(self, session_pk: int, owner: str) -> None:
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.turn_engine) as conn:
             await conn.execute(
                 update(sessions)
                 .where(sessions.c.id == session_pk, sessions.c.lease_owner == owner)
@@ -390,7 +413,7 @@ class SessionStore:
             "p_ended_at": now if ended else None,
         }
         try:
-            async with write_transaction(self.engine) as conn:
+            async with write_transaction(self.turn_engine) as conn:
                 row = (await conn.execute(_COMMIT, values)).first()
                 if row is None:
                     raise Conflict("another turn on this session finished first; retry", retry_after=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pathweaver.config import Settings
-from pathweaver.store.database import make_engine, migrate
+from pathweaver.store.database import make_engine, make_turn_engine, migrate
 from pathweaver.store.idempotency import IdempotencyStore
 from pathweaver.store.knowledge import KnowledgeStore
 from pathweaver.store.lifecycle import LifecycleStore
@@ -15,10 +15,12 @@ from pathweaver.store.tools import ToolStore
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
         self.engine = engine
-        self.projects = ProjectStore(engine)
-        self.sessions = SessionStore(engine)
+        #: The engine of a turn's short statements (``database.make_turn_engine``).
+        self.turn_engine = turn_engine or engine
+        self.projects = ProjectStore(engine, self.turn_engine)
+        self.sessions = SessionStore(engine, self.turn_engine)
         self.idempotency = IdempotencyStore(engine)
         self.lifecycle = LifecycleStore(engine)
         self.tools = ToolStore(engine)
@@ -33,7 +35,9 @@ class Store:
             schema=settings.database_schema,
         )
         await migrate(engine, settings.database_schema)
-        return cls(engine)
+        return cls(engine, make_turn_engine(engine, sqlite_synchronous=settings.sqlite_synchronous))
 
     async def close(self) -> None:
+        if self.turn_engine is not self.engine:
+            await self.turn_engine.dispose()
         await self.engine.dispose()

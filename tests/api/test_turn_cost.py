@@ -1,0 +1,61 @@
+"""What a turn costs the database: a regression guard on round trips (M10's twin for storage).
+
+A one-node turn on an existing session runs three transactions: the key lookup (read), the
+lease with the session and its history window (write), and the commit (write). More would
+cost every turn on every deployment; the benchmarks (bench/README.md) say how much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from pathweaver.store.store import Store
+from tests.conftest import Project
+
+
+@contextmanager
+def counted(store: Store) -> Iterator[dict[str, list[str]]]:
+    seen: dict[str, list[str]] = {"transactions": [], "statements": []}
+    engines = {store.engine.sync_engine, store.turn_engine.sync_engine}
+
+    def begin(conn: Any) -> None:
+        seen["transactions"].append(conn.engine.url.drivername)
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            seen["statements"].append(" ".join(sql.split())[:60])
+
+    for engine in engines:
+        event.listen(engine, "begin", begin)
+        event.listen(engine, "before_cursor_execute", statement)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "begin", begin)
+            event.remove(engine, "before_cursor_execute", statement)
+
+
+async def test_a_turn_runs_three_transactions_and_seven_statements(
+    client: httpx.AsyncClient, store: Store, project: Project
+) -> None:
+    def turn(text: str) -> dict[str, Any]:
+        return {
+            "url": f"/v1/projects/{project.id}/chat/completions",
+            "json": {"messages": [{"role": "user", "content": text}]},
+            "headers": {**project.auth, "X-Session-ID": "cost"},
+        }
+
+    assert (await client.post(**turn("first"))).status_code == 200  # creates the session
+    assert (await client.post(**turn("second"))).status_code == 200  # warms the caches
+    with counted(store) as seen:
+        assert (await client.post(**turn("third"))).status_code == 200
+    assert len(seen["transactions"]) == 3, seen
+    # The key; the lease, the end of the history, the agent's stamp; the session, the turn,
+    # its messages (one executemany).
+    assert len(seen["statements"]) == 7, seen["statements"]

@@ -1,0 +1,170 @@
+"""SQLite writers within one process: queued in arrival order, and never waiting forever."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from pathweaver.errors import StorageBusy
+from pathweaver.store import database
+from pathweaver.store.database import make_engine, make_turn_engine, read_transaction, write_transaction
+
+
+async def test_writers_take_turns_in_arrival_order(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        order: list[int] = []
+
+        async def writer(n: int) -> None:
+            async with write_transaction(engine) as conn:
+                await conn.exec_driver_sql(f"INSERT INTO t VALUES ({n})")
+                order.append(n)
+
+        gate = asyncio.Event()
+
+        async def holder() -> None:
+            async with write_transaction(engine):
+                await gate.wait()
+
+        first = asyncio.create_task(holder())
+        await asyncio.sleep(0.01)
+        waiting = []
+        for n in range(5):
+            waiting.append(asyncio.create_task(writer(n)))
+            await asyncio.sleep(0.005)
+        gate.set()
+        await asyncio.gather(first, *waiting)
+        assert order == [0, 1, 2, 3, 4]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_writer_behind_a_stuck_one_fails_with_storage_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    try:
+        async with write_transaction(engine):
+            # A write transaction opened inside another one can never get the lock: it
+            # fails after the busy timeout instead of hanging the task forever.
+            with pytest.raises(StorageBusy) as caught:
+                async with write_transaction(engine):
+                    pass
+        assert caught.value.status == 503
+        assert caught.value.retry_after
+        # The lock is free again afterwards.
+        async with write_transaction(engine) as conn:
+            await conn.exec_driver_sql("SELECT 1")
+    finally:
+        await engine.dispose()
+
+
+async def test_the_turn_engine_waits_for_another_process_s_lock_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    """The inline engine's connections never sleep in SQLite's busy handler on the loop's
+    thread: a lock held elsewhere is waited for with asyncio, so other tasks keep running."""
+    path = tmp_path / "w.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    turn_engine = make_turn_engine(engine)
+    assert turn_engine is not engine
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        other = sqlite3.connect(path, isolation_level=None)  # as another process would
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        ticker = asyncio.create_task(ticking())
+
+        async def write() -> None:
+            async with write_transaction(turn_engine) as conn:
+                await conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+
+        writer = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writer.done()
+        assert ticks >= 20  # the loop ran all along
+        other.execute("COMMIT")
+        await asyncio.wait_for(writer, 5)
+        ticker.cancel()
+        async with read_transaction(turn_engine) as conn:
+            assert (await conn.exec_driver_sql("SELECT count(*) FROM t")).scalar_one() == 1
+        other.close()
+    finally:
+        await turn_engine.dispose()
+        await engine.dispose()
+
+
+async def test_the_turn_engine_gives_up_after_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "w.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    turn_engine = make_turn_engine(engine)
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"):
+            async with write_transaction(turn_engine):
+                pass
+        other.execute("ROLLBACK")
+        other.close()
+        async with write_transaction(turn_engine) as conn:  # the pool's connection still works
+            await conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    finally:
+        await turn_engine.dispose()
+        await engine.dispose()
+
+
+async def test_both_engines_share_one_writer_queue(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    turn_engine = make_turn_engine(engine)
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        gate = asyncio.Event()
+        order: list[str] = []
+
+        async def hold() -> None:
+            async with write_transaction(engine):
+                order.append("threaded")
+                await gate.wait()
+
+        async def turn_write() -> None:
+            async with write_transaction(turn_engine) as conn:
+                order.append("turn")
+                await conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(turn_write())
+        await asyncio.sleep(0.05)
+        assert order == ["threaded"]  # queued in-process, not spinning on SQLite's lock
+        gate.set()
+        await asyncio.gather(holder, second)
+        assert order == ["threaded", "turn"]
+    finally:
+        await turn_engine.dispose()
+        await engine.dispose()
+
+
+def test_postgresql_and_in_memory_sqlite_keep_one_engine() -> None:
+    memory = make_engine("sqlite+aiosqlite:///:memory:")
+    assert make_turn_engine(memory) is memory
