@@ -90,6 +90,29 @@ async def test_stream_relays_each_chunk_as_it_arrives(
     assert arrivals[-1][0] - arrivals[0][0] >= 0.4
 
 
+@pytest.mark.parametrize("cut", [1, 7, 9, 10, 31])
+async def test_line_ends_of_every_kind_split_anywhere_across_reads(cut: int) -> None:
+    """CRLF, LF and CR all end a line, even when a read ends between the CR and the LF."""
+    from pathweaver.llm.openai_stream import sse_events
+
+    raw = (
+        'data: {"choices":[{"delta":{"content":"Hel"}}]}\r\n\r\n'
+        'data: {"choices":[{"delta":{"content":"lo"}}]}\r\r'
+        'data: {"choices":[{"delta":{"content":"!\u2028"},"finish_reason":"stop"}]}\n\n'
+        "data: [DONE]\r\n\r\n"
+    )
+
+    class Reads:
+        async def aiter_text(self) -> Any:
+            for start in range(0, len(raw), cut):
+                yield raw[start : start + cut]
+
+    deadline = asyncio.get_running_loop().time() + 5
+    events = [event async for event in sse_events(Reads(), deadline)]  # type: ignore[arg-type]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello!\u2028"
+    assert isinstance(events[-1], Finish) and events[-1].reason == "stop"
+
+
 async def test_tool_call_with_streamed_argument_fragments(
     mock_llm: MockLLM, http_model: OpenAICompatModel
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,15 +29,32 @@ class StreamState:
     done: bool = False
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 async def _lines(response: httpx.Response, deadline: float) -> AsyncIterator[str]:
-    lines = response.aiter_lines()
+    """The stream's lines (CRLF, LF or CR ends one, as server-sent events allow).
+
+    The total deadline guards each network read, not each line: a read usually brings
+    several lines, and arming a timer costs more than splitting them.
+    """
+    chunks = response.aiter_text()
+    pending = ""
     while True:
         async with asyncio.timeout_at(deadline):
             try:
-                line = await anext(lines)
+                text = await anext(chunks)
             except StopAsyncIteration:
-                return
-        yield line
+                break
+        text = pending + text
+        # A CR at the end may be the first half of a CRLF: wait for the next read.
+        end = len(text) - 1 if text.endswith("\r") else len(text)
+        lines = _LINE_BREAK.split(text[:end])
+        pending = lines.pop() + text[end:]
+        for line in lines:
+            yield line
+    if pending:
+        yield pending.removesuffix("\r")
 
 
 async def sse_events(response: httpx.Response, deadline: float) -> AsyncIterator[ChatEvent]:
