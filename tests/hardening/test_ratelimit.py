@@ -167,6 +167,52 @@ async def test_a_key_over_its_rate_gets_429_with_retry_after(
     assert (await http.post(**turn(project, "rl"))).status_code == 200  # type: ignore[arg-type]
 
 
+async def test_every_answer_says_where_the_caller_stands_in_openai_s_headers(
+    limited: tuple[FastAPI, httpx.AsyncClient, Clock], project: Project
+) -> None:
+    _, http, clock = limited
+    first = await http.post(**turn(project, "hd"))  # type: ignore[arg-type]
+    assert first.headers["x-ratelimit-limit-requests"] == "60"
+    assert first.headers["x-ratelimit-remaining-requests"] == "2"
+    assert first.headers["x-ratelimit-reset-requests"] == "1s"  # one token back a second
+    streamed = await http.post(  # a stream carries them in its headers too
+        **turn(project, "hd-stream")
+        | {"json": {"messages": [{"role": "user", "content": "hi"}], "stream": True}}
+    )  # type: ignore[arg-type]
+    assert streamed.status_code == 200
+    assert streamed.headers["x-ratelimit-remaining-requests"] == "1"
+    assert streamed.headers["x-ratelimit-reset-requests"] == "2s"
+    await http.post(**turn(project, "hd"))  # type: ignore[arg-type]
+    refused = await http.post(**turn(project, "hd"))  # type: ignore[arg-type]
+    assert refused.status_code == 429
+    assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    assert refused.headers["x-ratelimit-reset-requests"] == "3s"
+    clock.now += 0.25
+    still = await http.get(f"/v1/projects/{project.id}/agent", headers=project.auth)
+    assert still.headers["x-ratelimit-reset-requests"] == "2.75s"
+    assert still.headers["retry-after"] == "1"
+
+
+def test_reset_durations_are_written_the_way_openai_writes_them() -> None:
+    from pathweaver.api.ratelimit import duration
+
+    assert [duration(s) for s in (0, 0.0004, 0.25, 1, 1.5, 59.94, 60, 150, 3725)] == [
+        "0s",
+        "1ms",
+        "250ms",
+        "1s",
+        "1.5s",
+        "59.9s",
+        "1m0s",
+        "2m30s",
+        "1h2m5s",
+    ]
+
+
+def test_without_limits_no_quota_is_reported() -> None:
+    assert RateLimiter(RateLimits()).admit("k", "p") is None
+
+
 async def test_the_openai_client_raises_its_rate_limit_error(
     limited: tuple[FastAPI, httpx.AsyncClient, Clock], project: Project
 ) -> None:

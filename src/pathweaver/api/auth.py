@@ -12,7 +12,7 @@ from typing import Protocol
 
 from fastapi import Request
 
-from pathweaver.errors import AuthError
+from pathweaver.errors import AuthError, RateLimited
 from pathweaver.store.projects import ApiKey
 from pathweaver.store.store import Store
 
@@ -38,11 +38,16 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+class Quota(Protocol):
+    def headers(self) -> list[tuple[bytes, bytes]]: ...
+
+
 class Admission(Protocol):
     """What lets an authenticated request in (the rate limiter, ``api/ratelimit.py``)."""
 
-    def admit(self, key_id: str, project_id: str | None) -> None:
-        """Raise (429) to refuse the request; called only for valid keys."""
+    def admit(self, key_id: str, project_id: str | None) -> Quota | None:
+        """Raise (429) to refuse the request; called only for valid keys. What it returns
+        (the caller's standing) becomes response headers (``RATE_HEADERS`` in the request state)."""
         ...
 
 
@@ -62,10 +67,23 @@ async def project_caller(request: Request, projectId: str) -> Caller:
     return caller
 
 
+#: The request-state key under which admission leaves the headers of the caller's quota;
+#: ``api/middleware.py`` adds them to the response, errors included.
+RATE_HEADERS = "rate_headers"
+
+
 def _admit(request: Request, caller: Caller, project_id: str | None) -> None:
     admission: Admission | None = getattr(request.app.state, "admission", None)
-    if admission is not None:
-        admission.admit(caller.key.id, project_id)
+    if admission is None:
+        return
+    try:
+        quota = admission.admit(caller.key.id, project_id)
+    except RateLimited as refused:
+        if refused.quota is not None:
+            request.scope.setdefault("state", {})[RATE_HEADERS] = refused.quota.headers()
+        raise
+    if quota is not None:
+        request.scope.setdefault("state", {})[RATE_HEADERS] = quota.headers()
 
 
 async def _identify(request: Request) -> Caller:

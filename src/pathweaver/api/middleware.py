@@ -9,6 +9,7 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pathweaver.api.auth import RATE_HEADERS
 from pathweaver.llm.metered import UpstreamClock, current_clock
 
 
@@ -152,6 +153,9 @@ class OverheadHeader:
     Measured from the request's arrival to the start of the response, minus the time some
     model call was in flight. For a stream that is the overhead up to its first byte (the
     headers leave with it); per-chunk relay costs are measured by the benchmarks.
+
+    The same hook adds the ``x-ratelimit-*`` headers that admission left in the request
+    state (``api/auth.py``, ``api/ratelimit.py``): one wrapper of ``send`` per request.
     """
 
     def __init__(self, app: ASGIApp):
@@ -164,12 +168,18 @@ class OverheadHeader:
         clock = UpstreamClock()
         token = current_clock.set(clock)
         began = time.perf_counter()
+        # Created here, so that the copies of the scope the routers make share it.
+        state = scope.setdefault("state", {})
 
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 overhead = (time.perf_counter() - began - clock.busy_now()) * 1000
-                header = (b"x-pathweaver-overhead-ms", f"{max(overhead, 0.0):.2f}".encode())
-                message = {**message, "headers": [*message.get("headers", []), header]}
+                headers = [
+                    *message.get("headers", []),
+                    (b"x-pathweaver-overhead-ms", f"{max(overhead, 0.0):.2f}".encode()),
+                    *state.get(RATE_HEADERS, ()),
+                ]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

@@ -18,6 +18,12 @@ Four limits, each off when its setting is 0:
   :class:`~pathweaver.conversations.Conversations` under the turn lock on the session it
   has already read (``PATHWEAVER_MAX_TURNS_PER_SESSION``), so it costs no query.
 
+Every admitted request, and every 429, carries OpenAI's rate-limit headers for the tighter
+of its two buckets (:class:`Quota`): ``x-ratelimit-limit-requests`` (requests a minute),
+``x-ratelimit-remaining-requests`` (requests that may be sent at once now) and
+``x-ratelimit-reset-requests`` (until the bucket is full again, e.g. ``1.5s``, ``2m30s``).
+Clients that pace themselves on these headers (the ``openai`` SDKs log them) work unchanged.
+
 **Limits are per worker process.** The buckets live in this process's memory: with N
 workers (``serve --workers N``, or several machines) a key may get up to N times its rate.
 A shared store (Redis, or PostgreSQL) can replace :class:`TokenBuckets` later behind the
@@ -84,12 +90,51 @@ class TokenBuckets:
         missing = 1.0 - self._level(name)
         return 0.0 if missing <= 0 else missing / self.rate.per_second
 
-    def take(self, name: str) -> None:
-        """Take one token (the caller checked :meth:`wait` first)."""
-        self._buckets[name] = (self._level(name) - 1.0, self._clock())
+    def take(self, name: str) -> Quota:
+        """Take one token (the caller checked :meth:`wait` first); what is left."""
+        level = self._level(name) - 1.0
+        self._buckets[name] = (level, self._clock())
         self._buckets.move_to_end(name)
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
+        return self._quota(level)
+
+    def quota(self, name: str) -> Quota:
+        return self._quota(self._level(name))
+
+    def _quota(self, level: float) -> Quota:
+        rate = self.rate
+        return Quota(rate.per_minute, max(0, math.floor(level)), (rate.burst - level) / rate.per_second)
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """Where a caller stands with a bucket, for the ``x-ratelimit-*`` response headers."""
+
+    per_minute: float
+    remaining: int
+    reset: float
+    """Seconds until the bucket is full again."""
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"x-ratelimit-limit-requests", f"{self.per_minute:g}".encode()),
+            (b"x-ratelimit-remaining-requests", str(self.remaining).encode()),
+            (b"x-ratelimit-reset-requests", duration(self.reset).encode()),
+        ]
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` the way OpenAI writes its reset headers: ``0s``, ``250ms``, ``1.5s``, ``2m30s``."""
+    if seconds <= 0:
+        return "0s"
+    if seconds < 1:
+        return f"{max(1, round(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 1:
+        return f"{rest:.3g}s"
+    hours, minutes = divmod(int(minutes), 60)
+    return (f"{hours}h" if hours else "") + f"{minutes}m{round(rest)}s"
 
 
 class LimitSettings(Protocol):
@@ -130,15 +175,20 @@ class RateLimiter:
         self._keys = TokenBuckets(limits.per_key, clock=clock) if limits.per_key else None
         self._projects = TokenBuckets(limits.per_project, clock=clock) if limits.per_project else None
 
-    def admit(self, key_id: str, project_id: str | None) -> None:
+    def admit(self, key_id: str, project_id: str | None) -> Quota | None:
         """Let an authenticated request in (or raise 429), and open its turn's model budget."""
-        self.check(key_id, project_id)
+        quota = self.check(key_id, project_id)
         if self.limits.max_model_calls_per_turn is not None:
             current_budget.set(TurnBudget(self.limits.max_model_calls_per_turn))
+        return quota
 
-    def check(self, key_id: str, project_id: str | None) -> None:
-        """Let one request of ``key_id`` (on ``project_id``, if any) through, or raise 429."""
-        blocked: tuple[float, str, Rate] | None = None
+    def check(self, key_id: str, project_id: str | None) -> Quota | None:
+        """Let one request of ``key_id`` (on ``project_id``, if any) through, or raise 429.
+
+        Returns the tighter bucket's :class:`Quota` (None with both limits off); a 429
+        carries the blocking bucket's as ``quota``.
+        """
+        blocked: tuple[float, str, TokenBuckets, str] | None = None
         for buckets, name, who in (
             (self._keys, key_id, "this API key"),
             (self._projects, project_id, "this project"),
@@ -147,19 +197,23 @@ class RateLimiter:
                 continue
             wait = buckets.wait(name)
             if wait > 0 and (blocked is None or wait > blocked[0]):
-                blocked = (wait, who, buckets.rate)
+                blocked = (wait, who, buckets, name)
         if blocked is not None:
-            wait, who, rate = blocked
-            raise RateLimited(
-                f"rate limit exceeded for {who}: {rate.per_minute:g} requests a minute, bursts of "
-                f"{rate.burst}; retry in {math.ceil(wait)} s",
+            wait, who, buckets, name = blocked
+            refused = RateLimited(
+                f"rate limit exceeded for {who}: {buckets.rate.per_minute:g} requests a minute, "
+                f"bursts of {buckets.rate.burst}; retry in {math.ceil(wait)} s",
                 retry_after=wait,
                 code="rate_limit_exceeded",
             )
-        if self._keys is not None:
-            self._keys.take(key_id)
+            refused.quota = buckets.quota(name)
+            raise refused
+        quota = self._keys.take(key_id) if self._keys is not None else None
         if self._projects is not None and project_id is not None:
-            self._projects.take(project_id)
+            other = self._projects.take(project_id)
+            if quota is None or other.remaining < quota.remaining:
+                quota = other
+        return quota
 
 
 # Model calls per turn -----------------------------------------------------------------
