@@ -1,4 +1,5 @@
-"""Scenarios under load (M5 to M7): an open-loop rate sweep, concurrent streams, memory.
+"""Scenarios under load (M5 to M7, M12): an open-loop rate sweep, concurrent streams, memory,
+head-of-line blocking.
 
 Latency under load is measured from the *intended* send time of an open-loop schedule, so
 a server that falls behind is charged for the queue it builds (no coordinated omission).
@@ -8,6 +9,7 @@ Every level is bounded in requests and time; an arm stops at the first level it 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -376,4 +378,114 @@ async def idle_sessions(h: Harness, plan: Plan, db: Path) -> list[Row]:
             f"{per_rss / 1000:.2f} KB, {per_db:.0f} B" + (f"; {failed} failed" if failed else ""),
             "RSS ~0 (state in the DB)",
         )
+    ]
+
+
+def _big_body(messages: int) -> dict[str, object]:
+    """``messages`` user messages of about 1.9 KB each (500 of them: about 950 KB, just under
+    the default 1 MB body cap) for a new session: all of them are new to it, so the turn
+    validates, stores and windows all of them (a session accepts no assistant message it
+    did not answer itself)."""
+    filler = "lorem ipsum dolor sit amet " * 70
+    turns = [{"role": "user", "content": f"{i} {filler}"} for i in range(messages - 1)]
+    return {"messages": [*turns, {"role": "user", "content": f"and now? {marker(1)}"}]}
+
+
+async def head_of_line(h: Harness, plan: Plan) -> list[Row]:
+    """M12: do big requests stall everyone else's streams?
+
+    Each round opens ``hol_streams`` Pathweaver streams at once (the mock's gap 20 ms), once
+    alone and once while big requests (``hol_messages`` messages, close to the body cap, a
+    new session each: parsed, validated, reconciled, sent to the model and stored) go to the
+    same worker back to back, in a random order per round. The figure is the added p99 gap
+    between chunks with the big requests beside the streams, against the same streams alone.
+    """
+    content = f"stream please {marker(plan.stream_chunks, plan.stream_gap)}"
+    chosen = h.projects["one_node"]
+    big = _big_body(plan.hol_messages)
+    big_sizes: list[int] = []
+    big_latencies: list[float] = []
+    big_errors: list[str] = []
+    gaps: dict[str, list[float]] = {"alone": [], "beside big requests": []}
+    errors = dict.fromkeys(gaps, 0)
+    cpu_before = cpu_seconds(h.pathweaver.pid)
+
+    async def big_requests(stop: asyncio.Event) -> None:
+        conn = Connection("127.0.0.1", h.pathweaver.port)
+        try:
+            while not stop.is_set():
+                headers = {
+                    "authorization": f"Bearer {chosen.key}",
+                    "x-session-id": f"m12-{len(big_sizes)}-{time.time_ns()}",
+                }
+                began = time.perf_counter()
+                reply = await conn.request("POST", f"/v1/projects/{chosen.id}/chat/completions", big, headers)
+                big_latencies.append(time.perf_counter() - began)
+                big_sizes.append(len(json.dumps(big)))
+                if reply.status != 200:
+                    big_errors.append(f"{reply.status}: {reply.body[:200]!r}")
+        finally:
+            await conn.close()
+
+    async def streams(label: str) -> None:
+        arm = h.pathweaver_arm(f"m12-{label}", "one_node", turns_per_session=1)
+
+        async def one() -> Sample:
+            conn = Connection("127.0.0.1", arm.port)
+            try:
+                return await send(arm, conn, content, stream=True)
+            finally:
+                await conn.close()
+
+        samples = await _gather_bounded(
+            [asyncio.create_task(one()) for _ in range(plan.hol_streams)], 60, arm.name
+        )
+        for sample in samples:
+            h.recorder.sample("M12", 0, sample)
+            if sample.error is None:
+                gaps[label] += sample.gaps
+            else:
+                errors[label] += 1
+
+    for _ in range(plan.hol_rounds):
+        order = list(gaps)
+        h.rng.shuffle(order)
+        for label in order:
+            if label == "alone":
+                await streams(label)
+                continue
+            stop = asyncio.Event()
+            background = asyncio.create_task(big_requests(stop))
+            await asyncio.sleep(0.05)  # the first big request is in flight
+            await streams(label)
+            stop.set()
+            await asyncio.wait_for(background, 60)
+    p99 = {label: stats.percentile(values, 99) for label, values in gaps.items()}
+    added = p99["beside big requests"] - p99["alone"]
+    h.recorder.summary(
+        "M12",
+        p99_gap_ms={k: v * 1000 for k, v in p99.items()},
+        big_requests=len(big_latencies),
+        big_bytes=big_sizes[0] if big_sizes else 0,
+        big_p50_ms=stats.median(big_latencies) * 1000 if big_latencies else None,
+        errors=errors,
+        big_errors=big_errors[:3],
+        cpu_seconds=cpu_seconds(h.pathweaver.pid) - cpu_before,
+    )
+    size = f"{big_sizes[0] / 1e6:.2f} MB" if big_sizes else "?"
+    return [
+        Row(
+            "M12",
+            f"p99 gap of {plan.hol_streams} streams alone / beside big requests ({plan.hol_messages} "
+            f"messages, {size} each)",
+            f"{ms(p99['alone'])} / {ms(p99['beside big requests'])}",
+        ),
+        Row("M12", "added p99 gap, beside big requests - alone", ms(added), "<= 20 ms"),
+        Row(
+            "M12",
+            "big requests answered during the streams, their p50; failed streams; failed big requests",
+            f"{len(big_latencies)}, {ms(stats.median(big_latencies)) if big_latencies else '-'}; "
+            f"{sum(errors.values())}; {len(big_errors)}",
+            "0; 0",
+        ),
     ]

@@ -39,6 +39,11 @@ class Plan:
     slow_chunks: int
     idle_sessions: int
     """M7: sessions created and left idle."""
+    hol_rounds: int
+    """M12: rounds of ``hol_streams`` streams, alone and beside big requests."""
+    hol_streams: int
+    hol_messages: int
+    """M12: messages in each big request (at most ``PATHWEAVER_MAX_MESSAGES``)."""
 
 
 FULL = Plan(
@@ -65,6 +70,9 @@ FULL = Plan(
     slow_gap=0.25,
     slow_chunks=20,
     idle_sessions=1000,
+    hol_rounds=20,
+    hol_streams=20,
+    hol_messages=500,
 )
 
 SMOKE = Plan(
@@ -91,4 +99,7 @@ SMOKE = Plan(
     slow_gap=0.1,
     slow_chunks=5,
     idle_sessions=20,
+    hol_rounds=2,
+    hol_streams=4,
+    hol_messages=50,
 )

@@ -34,7 +34,7 @@ from bench.processes import create_project, pathweaver_env, start_pathweaver, st
 from bench.report import Row, markdown, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("M10", "M1", "M2", "M4", "M8", "M9", "M13", "M7", "M5", "M6")
+SCENARIOS = ("M10", "M1", "M2", "M4", "M8", "M9", "M13", "M12", "M7", "M5", "M6")
 
 
 def _agent_files(folder: Path, plan: Plan) -> dict[str, Path]:
@@ -87,6 +87,7 @@ async def _scenarios(
         "M8": lambda: paired.graph_size(h, plan, imports),
         "M9": lambda: paired.history_length(h, plan, db),
         "M13": lambda: paired.invalid_keys(h, plan, db),
+        "M12": lambda: load.head_of_line(h, plan),
         "M7": lambda: load.idle_sessions(h, plan, db),
         "M5": lambda: load.rate_sweep(h, plan),
         "M6": lambda: load.concurrent_streams(h, plan),

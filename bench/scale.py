@@ -1,10 +1,11 @@
 """Scale-out: the same load on SQLite and PostgreSQL, 1 and 2 workers: ``python -m bench.scale``.
 
-    .venv/bin/python -m bench.scale            # 4 configurations, about 4.5 minutes on 2 cores
+    .venv/bin/python -m bench.scale            # 5 configurations, about 5.5 minutes on 2 cores
     .venv/bin/python -m bench.scale --smoke    # SQLite and PostgreSQL, 1 worker, tiny counts, < 60 s
     .venv/bin/python -m bench.scale --only sqlite-2,postgres-2 --out /tmp/scale
 
-Each configuration (``sqlite-1``, ``postgres-1``, ``sqlite-2``, ``postgres-2``) gets a fresh
+Each configuration (``sqlite-1``, ``postgres-1``, ``sqlite-2``, ``postgres-2``, and
+``sqlite-full-1``: SQLite with ``synchronous=FULL``, the storage commit cost of M11) gets a fresh
 database (a SQLite file in a temporary folder, or a PostgreSQL schema of its own, dropped
 afterwards), a project made with the ``pathweaver`` CLI from the one-node agent file, and
 ``pathweaver serve --workers N`` on the zero-latency mock model (one mock process for the
@@ -74,18 +75,29 @@ class Config:
     database: str
     """``sqlite`` or ``postgres``."""
     workers: int
+    synchronous: str = "NORMAL"
+    """SQLite's ``PRAGMA synchronous`` (``PATHWEAVER_SQLITE_SYNCHRONOUS``): M11 compares FULL."""
 
     @property
     def key(self) -> str:
-        return f"{self.database}-{self.workers}"
+        full = "-full" if self.synchronous != "NORMAL" else ""
+        return f"{self.database}{full}-{self.workers}"
 
     @property
     def label(self) -> str:
         name = "SQLite" if self.database == "sqlite" else "PostgreSQL"
+        if self.synchronous != "NORMAL":
+            name += f" {self.synchronous}"
         return f"{name}, {self.workers} worker{'s' if self.workers > 1 else ''}"
 
 
-CONFIGS = (Config("sqlite", 1), Config("postgres", 1), Config("sqlite", 2), Config("postgres", 2))
+CONFIGS = (
+    Config("sqlite", 1),
+    Config("postgres", 1),
+    Config("sqlite", 2),
+    Config("postgres", 2),
+    Config("sqlite", 1, synchronous="FULL"),
+)
 
 
 @dataclass(frozen=True)
@@ -551,6 +563,7 @@ def run_config(
     with tempfile.TemporaryDirectory(prefix="pathweaver-scale-") as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
         env = pathweaver_env(folder / "data", mock.base_url)
+        env["PATHWEAVER_SQLITE_SYNCHRONOUS"] = config.synchronous
         if config.database == "postgres":
             schema = f"bench_scale_{secrets.token_hex(4)}"
             env |= {"PATHWEAVER_DATABASE_URL": postgres, "PATHWEAVER_DATABASE_SCHEMA": schema}

@@ -61,6 +61,8 @@ CHECKS = (
     "unsupported_method",
 )
 
+REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+
 Failure = tuple[str, int | None, str, str]  # operation, status code, what schemathesis says, request
 
 
@@ -107,7 +109,12 @@ def run(fuzzed: tuple[FastAPI, Project]) -> dict[str, Any]:
             "parameters": {"projectId": project.id},
             "generation": {"max-examples": EXAMPLES, "database": "none", "mode": "all"},
             "phases": {"stateful": {"max-steps": 8}},
-            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+            "checks": {
+                "enabled": False,
+                **{name: {"enabled": True} for name in CHECKS},
+                # Schema-violating input is refused: 413 (a size cap) is a refusal too.
+                "negative_data_rejection": {"enabled": True, "expected-statuses": REFUSALS},
+            },
             "max-time": 240,
         }
     )

@@ -88,11 +88,11 @@ async def update_agent(request: Request, projectId: str, caller: CallerDep, body
     ):
         await ensure_suite_passed(store, projectId, config.required_suite_id, config)
     saved = await store.projects.save_agent(projectId, config)
-    body: dict[str, Any] = {"data": agent_json(saved)}
+    answer: dict[str, Any] = {"data": agent_json(saved)}
     warnings = model_warnings(request, None, config)
     if warnings:
-        body["warnings"] = [issue.to_json() for issue in warnings]
-    return body
+        answer["warnings"] = [issue.to_json() for issue in warnings]
+    return answer
 
 
 def model_warnings(request: Request, pathway: Pathway | None, agent: AgentConfig | None) -> list[Issue]:

@@ -74,7 +74,9 @@ class LifecycleWorker:
             pathway = Pathway.model_validate(stored.document)
             history = await self.store.sessions.messages(session_pk)
             subscriptions = await self.store.lifecycle.subscriptions(session.project_id)
-            result = await finalize(self.models.pick(agent.model), agent, pathway, session, history, subscriptions)
+            result = await finalize(
+                self.models.pick(agent.model), agent, pathway, session, history, subscriptions
+            )
         except Exception as exc:
             log.exception("end-of-session pipeline failed for session %s", session_pk)
             await self.store.lifecycle.finish_job(job_id, error=f"{type(exc).__name__}: {exc}")
