@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     llm_first_byte_timeout: float = 60.0
     llm_total_timeout: float = 300.0
     llm_max_retries: int = 2
+    llm_max_connections: int = Field(default=1000, ge=1)
+    """Connections a worker opens to one upstream at most, so streams it relays at once (a
+    stream holds its connection throughout). A turn that finds them all busy waits up to
+    the connect timeout, then gets 503 ``upstream_busy``."""
 
     local_model: str = "qwen2.5-coder-1.5b"
     """The embedded model: a named choice (``qwen2.5-coder-1.5b``, ``qwen2.5-coder-0.5b``)

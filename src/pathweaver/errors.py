@@ -117,7 +117,8 @@ class LLMTimeout(LLMError):
 
 
 class ModelBusy(LLMError):
-    """The embedded model's queue is full."""
+    """The model cannot take another call now: the embedded model's queue is full, or every
+    connection to the upstream is in use."""
 
     status = 503
     type = "overloaded_error"

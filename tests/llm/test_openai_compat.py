@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout, ModelOutputError
+from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout, ModelBusy, ModelOutputError
 from pathweaver.llm.base import (
     ChatEvent,
     ChatRequest,
@@ -293,6 +293,26 @@ async def test_an_upstream_that_never_answers_times_out(mock_llm: MockLLM) -> No
         await model.aclose()
     assert time.monotonic() - started < 2
     assert mock_llm.calls == 1  # a timeout is not retried: it would only multiply the wait
+
+
+async def test_streams_beyond_the_connection_pool_get_a_clear_busy_error(mock_llm: MockLLM) -> None:
+    """Each relayed stream holds a connection: the pool's size bounds the streams at once, and
+    the one past it says which setting to raise (httpx's own default stopped at 100)."""
+    assert OpenAICompatModel(mock_llm.base_url, API_KEY, "m").max_connections == 1000
+    mock_llm.push(MockReply(text="a slow reply " * 4, chunk_size=4, gap=0.1))
+    model = client_for(mock_llm, max_connections=1, connect_timeout=0.2)
+    try:
+        holding = model.stream(HELLO)
+        first = await anext(holding)  # the first stream has the only connection
+        assert isinstance(first, TextDelta)
+        with pytest.raises(ModelBusy, match="PATHWEAVER_LLM_MAX_CONNECTIONS") as busy:
+            await collect(model.stream(HELLO))
+        assert busy.value.status == 503 and busy.value.code == "upstream_busy"
+        await holding.aclose()  # type: ignore[attr-defined]
+        mock_llm.push(MockReply(text="free again"))
+        assert "free again" in "".join(e.text for e in await events_of(model) if isinstance(e, TextDelta))
+    finally:
+        await model.aclose()
 
 
 async def test_a_stream_that_goes_silent_times_out(mock_llm: MockLLM) -> None:

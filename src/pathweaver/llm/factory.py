@@ -52,6 +52,7 @@ def build_model(settings: Settings) -> Model:
             first_byte_timeout=settings.llm_first_byte_timeout,
             total_timeout=settings.llm_total_timeout,
             max_retries=settings.llm_max_retries,
+            max_connections=settings.llm_max_connections,
         )
     if importlib.util.find_spec("llama_cpp") is None:
         raise LLMConfigError(

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import httpx
 
-from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout
+from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout, ModelBusy
 from pathweaver.llm.base import (
     ChatEvent,
     ChatRequest,
@@ -96,6 +96,7 @@ class OpenAICompatModel:
         max_retries: int = 2,
         backoff: float = 0.5,
         max_retry_wait: float = 20.0,
+        max_connections: int = 1000,
         transport: httpx.AsyncBaseTransport | None = None,
         settings: SettingNames = SettingNames(),
     ) -> None:
@@ -119,8 +120,14 @@ class OpenAICompatModel:
                 write=first_byte_timeout,
                 pool=connect_timeout,
             ),
+            # A streamed turn holds its connection to the end: the pool's size is the number
+            # of turns relayed at once (httpx's default, 100, refused the 101st stream).
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=min(100, max_connections)
+            ),
             transport=transport,
         )
+        self.max_connections = max_connections
         #: Whether the upstream accepts ``stream_options`` (None: not known yet).
         self._usage_option: bool | None = None
         self._structured_mode: StructuredMode = STRUCTURED_MODES[0]
@@ -406,6 +413,12 @@ def _status_error(status: int, detail: str, base_url: str, model: str, names: Se
 def _transport_error(
     error: Exception, base_url: str, names: SettingNames, *, config: bool = False
 ) -> LLMError:
+    if isinstance(error, httpx.PoolTimeout):
+        return ModelBusy(
+            f"all connections to {base_url} are in use by other turns; retry shortly, or raise "
+            "PATHWEAVER_LLM_MAX_CONNECTIONS",
+            code="upstream_busy",
+        )
     if isinstance(error, httpx.ConnectTimeout):
         return LLMTimeout(
             f"could not connect to {base_url} within the connect timeout; check {names.url} "

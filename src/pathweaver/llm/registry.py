@@ -85,6 +85,7 @@ class Models:
                 first_byte_timeout=settings.llm_first_byte_timeout,
                 total_timeout=settings.llm_total_timeout,
                 max_retries=settings.llm_max_retries,
+                max_connections=settings.llm_max_connections,
                 settings=upstream.settings,
             )
 
