@@ -122,13 +122,32 @@ class Conversations:
     # Sessions ---------------------------------------------------------------------------
 
     async def create_session(
-        self, project_id: str, external_id: str, *, variables: dict[str, Any], provider: str | None
+        self,
+        project_id: str,
+        external_id: str,
+        *,
+        variables: dict[str, Any],
+        provider: str | None,
+        first_turn: Sequence[Message] | None = None,
     ) -> tuple[SessionState, bool]:
-        """Create a session pinned to the current pathway version (identical retries are no-ops)."""
+        """Create a session pinned to the current pathway version (identical retries are no-ops).
+
+        ``first_turn``: the messages of the turn that creates the session on first use. When
+        they could not be its first turn (an assistant message it never sent, a tool result
+        for no call...), the error is raised before anything is stored: a refused request
+        leaves no empty session behind, and no ``session.started`` event.
+        """
         project = await self.store.projects.get_project(project_id)
         if project is None:
             raise NotFound("Project not found")
         agent = (await self.store.projects.get_agent(project_id)).config
+        if first_turn is not None:
+            greeting = (
+                [StoredMessage(1, 0, "assistant", agent.first_message, (), None, None, utcnow())]
+                if agent.first_message
+                else []
+            )
+            reconcile(greeting, first_turn)
         pathway = await self.pathway(project_id, project.pathway_version)
         start = pathway.start_node()
         started = payloads.session_started(project_id, external_id, provider, variables)
@@ -188,7 +207,7 @@ class Conversations:
         # messages needs (the start of the history when a client resends it from the start).
         tail = 2 * (self.limits.history_messages + sent) + 16
         head = sent + 1 if sent >= 2 else 0
-        async with self._turn_lock(project_id, session_id, provider, tail, head) as acquired:
+        async with self._turn_lock(project_id, session_id, provider, tail, head, messages) as acquired:
             session, lease = acquired.session, acquired.lease
             history = await self._whole_history_if_needed(session, acquired.window, sent)
             agent_stamp = acquired.agent_stamp
@@ -296,11 +315,18 @@ class Conversations:
 
     @contextlib.asynccontextmanager
     async def _turn_lock(
-        self, project_id: str, session_id: str, provider: str | None, tail: int, head: int
+        self,
+        project_id: str,
+        session_id: str,
+        provider: str | None,
+        tail: int,
+        head: int,
+        first_turn: Sequence[Message],
     ) -> AsyncIterator[_Held]:
         """Hold the session for one turn, across tasks and across worker processes.
 
-        Yields the session as read under the lease (created first if it does not exist),
+        Yields the session as read under the lease (created first if it does not exist, and
+        if ``first_turn`` can be its first turn),
         with its history window (``tail``, ``head``: see ``SessionStore.turn_inputs``) read
         in the same transaction.
         Within a worker an asyncio lock queues turns without touching the database; across
@@ -339,7 +365,9 @@ class Conversations:
                 if session is not None:
                     break
                 if held_until is None:  # no such session: create it on first use
-                    await self.create_session(project_id, session_id, variables={}, provider=provider)
+                    await self.create_session(
+                        project_id, session_id, variables={}, provider=provider, first_turn=first_turn
+                    )
                     continue
                 if time.monotonic() + pause > deadline:
                     # A live holder (another worker) renews its lease, so its expiry says

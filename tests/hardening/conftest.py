@@ -118,7 +118,10 @@ def statements(store: Store) -> Iterator[Statements]:
         if _recording.get():
             found.seen.append(statement)
 
-    engine = store.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    # Both engines: the turn's statements go through ``store.turn_engine`` (SQLite).
+    engines = {store.engine.sync_engine, store.turn_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     yield found
-    event.remove(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", record)
