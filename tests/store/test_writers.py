@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,33 @@ async def test_both_engines_share_one_writer_queue(tmp_path: Path) -> None:
 def test_postgresql_and_in_memory_sqlite_keep_one_engine() -> None:
     memory = make_engine("sqlite+aiosqlite:///:memory:")
     assert make_turn_engine(memory) is memory
+
+
+async def test_turn_commits_do_not_wait_behind_the_default_executor(tmp_path: Path) -> None:
+    """Embeddings and document parsing fill the loop's default executor; a turn's COMMIT has
+    a thread of its own, so it goes through while every default thread is busy."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    turn_engine = make_turn_engine(engine)
+    release = threading.Event()
+    loop = asyncio.get_running_loop()
+    busy = [loop.run_in_executor(None, release.wait) for _ in range(64)]  # more than it has threads
+    try:
+
+        async def write() -> None:
+            async with write_transaction(turn_engine) as conn:
+                await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+                await conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+
+        await asyncio.wait_for(write(), 10)
+
+        async def read() -> int:
+            async with read_transaction(turn_engine) as conn:
+                return int((await conn.exec_driver_sql("SELECT count(*) FROM t")).scalar_one())
+
+        assert await asyncio.wait_for(read(), 10) == 1
+        assert not any(job.done() for job in busy)  # they were all still holding their threads
+    finally:
+        release.set()
+        await asyncio.gather(*busy)
+        await turn_engine.dispose()
+        await engine.dispose()

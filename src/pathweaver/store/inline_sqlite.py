@@ -15,7 +15,10 @@ loop thread:
   the database locked by another process is retried after a short ``asyncio.sleep``, with
   growing pauses, until the busy timeout (:data:`~pathweaver.store.database.SQLITE_BUSY_TIMEOUT_MS`).
 - **The disk.** COMMIT of a write transaction is where SQLite syncs (``synchronous=FULL``)
-  and checkpoints the WAL; it runs in a thread. Reads end without touching the disk.
+  and checkpoints the WAL; it runs in a thread of its own (:data:`COMMITS`, not the loop's
+  default executor, where embeddings and document parsing run: a busy ingestion must not
+  hold up the turns' commits). One thread is enough: a process's SQLite writers take turns
+  (``database.write_transaction``). Reads end without touching the disk.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+#: Where write transactions commit (see the module docstring).
+COMMITS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pathweaver-sqlite-commit")
 
 # Retried: the database is locked by another connection (SQLITE_BUSY, SQLITE_LOCKED, and
 # SQLITE_BUSY_RECOVERY). Not SQLITE_BUSY_SNAPSHOT: retrying that statement cannot help.
@@ -141,7 +148,7 @@ class InlineConnection:
     async def commit(self) -> None:
         if self.writing:
             self.writing = False
-            await asyncio.to_thread(self._conn.commit)
+            await asyncio.get_running_loop().run_in_executor(COMMITS, self._conn.commit)
         else:
             self._conn.commit()
 
