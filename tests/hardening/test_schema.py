@@ -175,10 +175,22 @@ def test_streamed_completions_are_documented_as_event_streams(fuzzed: tuple[Fast
             assert "text/event-stream" in item["post"]["responses"]["200"]["content"], path
 
 
+#: Routes that name their session in the body (``{"session_id": ...}``): schemathesis ties only
+#: path and query parameters to what a POST created, so it reads a 404 for whatever session
+#: a generated body names as "created resource not found", though that session was never
+#: created (twice in eight clean runs). Terminating a created session is tested in
+#: tests/api/test_sessions.py.
+BODY_ADDRESSED = ("/terminate",)
+
+
 def test_created_resources_are_available(run: dict[str, Any]) -> None:
     """A resource a POST created is there on the route its link names (ids a path cannot carry
     were once the exception: test_ids.py)."""
-    failures = sorted(run["failures"]["ensure_resource_availability"])
+    failures = sorted(
+        failure
+        for failure in run["failures"]["ensure_resource_availability"]
+        if not failure[3].split("?")[0].endswith(BODY_ADDRESSED)
+    )
     assert failures == [], "\n".join(map(str, failures))
 
 

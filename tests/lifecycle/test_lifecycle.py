@@ -11,6 +11,7 @@ from pathweaver.api.app import create_app
 from pathweaver.config import Settings
 from pathweaver.lifecycle.delivery import verify
 from pathweaver.llm.scripted import ScriptedModel
+from pathweaver.store.store import Store
 from tests.conftest import Project
 from tests.lifecycle.conftest import Receiver
 
@@ -42,6 +43,10 @@ async def drain(client: httpx.AsyncClient, until, timeout: float = 10.0) -> None
         assert asyncio.get_running_loop().time() < deadline, "the lifecycle worker did not finish in time"
         await worker.tick()
         await asyncio.sleep(0.02)
+
+
+async def attempts_recorded(store: Store, project: Project) -> int:
+    return sum(len(row["attempts"]) for row in await store.lifecycle.deliveries(project.id))
 
 
 async def configure(client, project: Project, receiver: Receiver, **agent) -> None:
@@ -163,6 +168,13 @@ async def test_a_restart_in_the_middle_of_retries_still_delivers(
                 headers=project.auth,
             )
             await drain(http, lambda: len(receiver.received) >= 1)
+            # The receiver answers before the worker records the failed attempt: stopping in
+            # between would leave the delivery claimed for its 2-minute lease, longer than
+            # the second server is given here.
+            deadline = asyncio.get_running_loop().time() + 10
+            while not await attempts_recorded(store, project):
+                assert asyncio.get_running_loop().time() < deadline, "the failed attempt was not recorded"
+                await asyncio.sleep(0.02)
     assert receiver.events() == []  # the first attempt failed; the server went away
     second = create_app(settings, store=store, model=ScriptedModel())
     async with second.router.lifespan_context(second):
