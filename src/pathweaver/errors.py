@@ -18,12 +18,21 @@ class PathweaverError(Exception):
     type = "server_error"
     code: str | None = None
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.details = details or {}
         if code is not None:
             self.code = code
+        #: Seconds a client should wait before trying again (the ``Retry-After`` header).
+        self.retry_after = retry_after
 
 
 class UserError(PathweaverError):
@@ -49,10 +58,6 @@ class Conflict(PathweaverError):
     status = 409
     type = "conflict_error"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
 
 class StorageBusy(PathweaverError):
     """The database stayed locked by other writers for longer than its busy timeout."""
@@ -60,10 +65,6 @@ class StorageBusy(PathweaverError):
     status = 503
     type = "overloaded_error"
     code = "storage_busy"
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class PayloadTooLarge(UserError):
@@ -74,9 +75,8 @@ class RateLimited(PathweaverError):
     status = 429
     type = "rate_limit_error"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+    def __init__(self, message: str, **kwargs: Any):
         super().__init__(message, **kwargs)
-        self.retry_after = retry_after
         #: The bucket that refused, for the ``x-ratelimit-*`` headers (``api/ratelimit.py``).
         self.quota: Any = None
 

@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pathweaver.errors import AuthError, Conflict, PathweaverError, RateLimited, StorageBusy, UserError
+from pathweaver.errors import AuthError, PathweaverError, UserError
 
 log = logging.getLogger("pathweaver.api")
 
@@ -49,9 +49,8 @@ def error_body(style: str, exc: PathweaverError) -> dict[str, Any]:
 
 def error_response(request: Request, exc: PathweaverError) -> JSONResponse:
     headers: dict[str, str] = {}
-    retry_after = getattr(exc, "retry_after", None)
-    if isinstance(exc, Conflict | RateLimited | StorageBusy) and retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after)))
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     return JSONResponse(error_body(error_style(request), exc), status_code=exc.status, headers=headers)
 
 
