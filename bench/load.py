@@ -20,7 +20,7 @@ from bench.harness import Arm, Harness, Sample, send
 from bench.mock_process import marker
 from bench.plan import Plan
 from bench.processes import checkpoint, cpu_seconds, open_fds, rss_bytes
-from bench.report import Row, ms
+from bench.report import Row, ms, quotient, times
 
 #: A rate level fails when the added p99 passes this, or more than 0.1% of requests fail.
 KNEE_P99 = 0.050
@@ -155,7 +155,7 @@ async def saturation(h: Harness, plan: Plan) -> list[Row]:
         Row(
             "M5",
             "saturated turns/s: Pathweaver / null relay",
-            f"{(len(ours.ok) / ours.seconds) / (len(relay.ok) / relay.seconds):.2f}",
+            times(quotient(len(ours.ok) / ours.seconds, len(relay.ok) / relay.seconds)),
             ">= 200 turns/s/core",
         )
     )
@@ -231,7 +231,7 @@ async def rate_sweep(h: Harness, plan: Plan) -> list[Row]:
             Row(
                 "M5",
                 "Pathweaver knee / null relay knee",
-                f"{ours.load / relay.load:.2f}",
+                times(quotient(ours.load, relay.load)),
                 ">= 200 turns/s/core",
             )
         )

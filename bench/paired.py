@@ -17,7 +17,7 @@ from bench.harness import Arm, ArmRun, Harness, Sample, differences, expected_co
 from bench.mock_process import marker
 from bench.plan import Plan
 from bench.processes import checkpoint
-from bench.report import Row, ms, times, us
+from bench.report import Row, ms, quotient, times, us
 
 WEATHER = {
     "type": "function",
@@ -73,7 +73,7 @@ async def added_latency(h: Harness, plan: Plan) -> tuple[list[Row], dict[str, fl
     relay_d = differences(relay, direct, keep, _latency)
     ours_d = differences(ours, direct, keep, _latency)
     relay_p, ours_p = stats.paired(relay_d), stats.paired(ours_d)
-    ratio = ours_p.median / relay_p.median if relay_p.median else float("nan")
+    ratio = quotient(ours_p.median, relay_p.median)
     turns = len(ours.samples)
     header = [s.overhead_ms for s in ours.ok if s.overhead_ms is not None]
     direct_medians = direct.round_medians(_latency)
@@ -127,7 +127,7 @@ async def added_latency(h: Harness, plan: Plan) -> tuple[list[Row], dict[str, fl
         Row(
             "M4",
             "CPU per turn / null relay CPU per request",
-            times(cpu["pathweaver"] / cpu["relay"]),
+            times(quotient(cpu["pathweaver"], cpu["relay"])),
             "<= 2x",
         ),
         Row(
@@ -171,9 +171,7 @@ async def _concurrent(h: Harness, plan: Plan, content: str) -> list[Row]:
     keep = list(range(len(direct.rounds)))
     relay_d = differences(runs["null relay"], direct, keep, _latency)
     ours_d = differences(runs["pathweaver"], direct, keep, _latency)
-    ratio = (
-        stats.median(ours_d) / stats.median(relay_d) if relay_d and stats.median(relay_d) else float("nan")
-    )
+    ratio = quotient(stats.median(ours_d), stats.median(relay_d))
     h.recorder.summary(
         "M1-c8",
         added_p50_ms={"null relay": stats.median(relay_d) * 1000, "pathweaver": stats.median(ours_d) * 1000},

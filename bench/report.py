@@ -27,6 +27,16 @@ def us(seconds: float | None) -> str:
     return f"{seconds * 1e6:.1f} µs"
 
 
+def quotient(numerator: float, denominator: float) -> float:
+    """numerator / denominator, or NaN (printed "n/a") when the denominator is zero or unknown.
+
+    A smoke run is short enough that a cheap arm can show 0 CPU ticks in /proc, so a ratio
+    against it has to be undefined, not a crash that loses the rest of the table."""
+    if not denominator or math.isnan(denominator):
+        return float("nan")
+    return numerator / denominator
+
+
 def times(value: float, ci: tuple[float, float] | None = None) -> str:
     if math.isnan(value) or math.isinf(value):
         return "n/a"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -311,6 +312,10 @@ async def test_overhead_header_excludes_model_time(client, project: Project, mod
         yield Finish("stop")
 
     model.stream = slow_stream  # type: ignore[method-assign]
+    began = time.perf_counter()
     response = await chat(client, project, [user("hi")])
+    elapsed_ms = (time.perf_counter() - began) * 1000
     overhead = float(response.headers["x-pathweaver-overhead-ms"])
-    assert 0 <= overhead < 300, "the 300 ms the model took is not overhead"
+    # Not a timing bound (a loaded machine can make the server itself slow): whatever the
+    # server cost, the 300 ms the model took must be left out of it.
+    assert 0 <= overhead <= elapsed_ms - 299, "the 300 ms the model took is not overhead"
