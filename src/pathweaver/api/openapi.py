@@ -10,6 +10,13 @@ once, when the document is first asked for:
   a body that has an ``error`` member (a string in Pathors' flat shape, an object in
   OpenAI's and the v1 envelope).
 * **Streams.** Chat completions answer ``text/event-stream`` when ``stream`` is true.
+
+What a success looks like is declared on each route with :func:`answers`, from a pydantic
+model kept beside the code that builds that JSON. The models document; they do not
+validate on the way out (handlers build their answers themselves, so no answer pays for a
+second pass through pydantic). What keeps the two in step is schemathesis'
+``response_schema_conformance`` check (``tests/hardening/test_schema.py``): every answer the
+fuzzing gets must match the declared schema.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -55,6 +63,21 @@ TURN_ERRORS = {
 }
 #: Operations that run a turn, by the end of their path.
 TURN_PATHS = ("/chat/completions", "/messages")
+
+
+def answers(
+    model: type[BaseModel], status: int = 200, description: str | None = None
+) -> dict[int | str, Any]:
+    """``responses=`` for a route whose success (``status``) body has ``model``'s shape.
+
+    Documentation only (see the module docstring): pass it as ``add_api_route(...,
+    responses=answers(Model))``; a route that answers 201 or 202 passes the same ``status``
+    as its ``status_code``.
+    """
+    declared: dict[str, Any] = {"model": model}
+    if description:
+        declared["description"] = description
+    return {status: declared}
 
 
 def install(app: FastAPI) -> None:
