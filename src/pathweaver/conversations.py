@@ -137,10 +137,11 @@ class Conversations:
         for no call...), the error is raised before anything is stored: a refused request
         leaves no empty session behind, and no ``session.started`` event.
         """
-        project = await self.store.projects.get_project(project_id)
-        if project is None:
+        basis = await self.store.projects.session_basis(project_id)
+        if basis is None:
             raise NotFound("Project not found")
-        agent = (await self.store.projects.get_agent(project_id)).config
+        pathway_version, agent_stamp = basis
+        agent = await self.agent(project_id, agent_stamp)
         if first_turn is not None:
             greeting = (
                 [StoredMessage(1, 0, "assistant", agent.first_message, (), None, None, utcnow())]
@@ -148,7 +149,7 @@ class Conversations:
                 else []
             )
             reconcile(greeting, first_turn)
-        pathway = await self.pathway(project_id, project.pathway_version)
+        pathway = await self.pathway(project_id, pathway_version)
         start = pathway.start_node()
         started = payloads.session_started(project_id, external_id, provider, variables)
         subscriptions = await self.store.lifecycle.subscriptions(project_id)
@@ -157,7 +158,7 @@ class Conversations:
             external_id,
             variables=variables,
             provider=provider,
-            pathway_version=project.pathway_version,
+            pathway_version=pathway_version,
             start_node_id=start.id if start else None,
             first_message=agent.first_message,
             started=deliveries_for([started], agent, subscriptions),

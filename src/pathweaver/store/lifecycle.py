@@ -127,8 +127,10 @@ def _delivery(row: Any) -> Delivery:
 
 
 class LifecycleStore:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
         self.engine = engine
+        #: For the subscriptions a new session's first turn reads (``database.make_turn_engine``).
+        self.turn_engine = turn_engine or engine
 
     # Jobs -------------------------------------------------------------------------------
 
@@ -246,7 +248,7 @@ class LifecycleStore:
         return Subscription(sub_id, project_id, url, events, now)
 
     async def subscriptions(self, project_id: str) -> list[Subscription]:
-        async with read_transaction(self.engine) as conn:
+        async with read_transaction(self.turn_engine) as conn:
             rows = (
                 await conn.execute(
                     select(webhook_subscriptions)

@@ -74,10 +74,18 @@ _KEY_WITH_REACH = (
 )
 
 
+_SESSION_BASIS = (
+    select(projects.c.pathway_version, agents.c.updated_at)
+    .join_from(projects, agents, agents.c.project_id == projects.c.id)
+    .where(projects.c.id == bindparam("p_project"))
+)
+
+
 class ProjectStore:
     def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
         self.engine = engine
-        #: For the key lookup every request makes (``database.make_turn_engine``).
+        #: For what every request or turn reads: the key lookup, a new session's basis
+        #: (``database.make_turn_engine``).
         self.turn_engine = turn_engine or engine
 
     # Projects --------------------------------------------------------------------------
@@ -120,6 +128,16 @@ class ProjectStore:
         async with read_transaction(self.engine) as conn:
             row = (await conn.execute(select(projects).where(projects.c.id == project_id))).first()
         return Project(**row._mapping) if row else None
+
+    async def session_basis(self, project_id: str) -> tuple[int, datetime] | None:
+        """What a new session starts from: the project's pathway version and its agent's stamp
+        (``updatedAt``, the key of the parsed-agent cache), or None for no such project.
+
+        One read on the turn's engine: a conversation's first turn creates its session.
+        """
+        async with read_transaction(self.turn_engine) as conn:
+            row = (await conn.execute(_SESSION_BASIS, {"p_project": project_id})).first()
+        return (int(row.pathway_version), row.updated_at) if row is not None else None
 
     async def list_projects(self, project_ids: Sequence[str] | None = None) -> list[Project]:
         query = select(projects).order_by(projects.c.created_at)

@@ -236,7 +236,8 @@ class SessionStore:
         now = utcnow()
         visited = [start_node_id] if start_node_id else []
         try:
-            async with write_transaction(self.engine) as conn:
+            # The turn's engine: a conversation's first turn creates its session here.
+            async with write_transaction(self.turn_engine) as conn:
                 existing = (
                     await conn.execute(
                         select(sessions).where(

@@ -22,7 +22,7 @@ class Store:
         self.projects = ProjectStore(engine, self.turn_engine)
         self.sessions = SessionStore(engine, self.turn_engine)
         self.idempotency = IdempotencyStore(engine)
-        self.lifecycle = LifecycleStore(engine)
+        self.lifecycle = LifecycleStore(engine, self.turn_engine)
         self.tools = ToolStore(engine)
         self.knowledge = KnowledgeStore(engine)
 
