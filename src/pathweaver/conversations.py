@@ -128,41 +128,63 @@ class Conversations:
         *,
         variables: dict[str, Any],
         provider: str | None,
-        first_turn: Sequence[Message] | None = None,
     ) -> tuple[SessionState, bool]:
-        """Create a session pinned to the current pathway version (identical retries are no-ops).
+        """Create a session pinned to the current pathway version (identical retries are no-ops)."""
+        created = await self._new_session(project_id, external_id, variables=variables, provider=provider)
+        return created.session, created.created
+
+    async def _new_session(
+        self,
+        project_id: str,
+        external_id: str,
+        *,
+        variables: dict[str, Any],
+        provider: str | None,
+        first_turn: Sequence[Message] | None = None,
+        lease: tuple[str, float] | None = None,
+    ) -> _Created:
+        """Create a session (see :meth:`create_session`), with what a turn needs of it.
 
         ``first_turn``: the messages of the turn that creates the session on first use. When
         they could not be its first turn (an assistant message it never sent, a tool result
         for no call...), the error is raised before anything is stored: a refused request
         leaves no empty session behind, and no ``session.started`` event.
+
+        ``lease`` (owner, seconds): the session is born held by that turn's lease; its history
+        window is then its greeting, known without reading it back.
         """
         basis = await self.store.projects.session_basis(project_id)
         if basis is None:
             raise NotFound("Project not found")
         pathway_version, agent_stamp = basis
         agent = await self.agent(project_id, agent_stamp)
-        if first_turn is not None:
-            greeting = (
-                [StoredMessage(1, 0, "assistant", agent.first_message, (), None, None, utcnow())]
-                if agent.first_message
-                else []
-            )
-            reconcile(greeting, first_turn)
         pathway = await self.pathway(project_id, pathway_version)
         start = pathway.start_node()
+        start_id = start.id if start else None
+
+        def greeting(at: datetime) -> list[StoredMessage]:
+            """The history a new session starts with (as ``SessionStore.create`` stores it)."""
+            if not agent.first_message:
+                return []
+            return [StoredMessage(1, 0, "assistant", agent.first_message, (), None, start_id, at)]
+
+        if first_turn is not None:
+            reconcile(greeting(utcnow()), first_turn)
         started = payloads.session_started(project_id, external_id, provider, variables)
         subscriptions = await self.store.lifecycle.subscriptions(project_id)
-        return await self.store.sessions.create(
+        session, created = await self.store.sessions.create(
             project_id,
             external_id,
             variables=variables,
             provider=provider,
             pathway_version=pathway_version,
-            start_node_id=start.id if start else None,
+            start_node_id=start_id,
             first_message=agent.first_message,
             started=deliveries_for([started], agent, subscriptions),
+            lease=lease,
         )
+        window = HistoryWindow(first=[], last=greeting(session.created_at), complete=True)
+        return _Created(session, created, window, agent_stamp)
 
     async def get_session(self, project_id: str, external_id: str) -> SessionState:
         session = await self.store.sessions.get(project_id, external_id)
@@ -363,13 +385,22 @@ class Conversations:
                     project_id, session_id, lease.id, ttl, tail=tail, head=head
                 )
                 session, held_until = acquired.session, acquired.held_until
+                window, agent_stamp = acquired.window, acquired.agent_stamp
                 if session is not None:
                     break
-                if held_until is None:  # no such session: create it on first use
-                    await self.create_session(
-                        project_id, session_id, variables={}, provider=provider, first_turn=first_turn
+                if held_until is None:  # no such session: create it on first use, under our lease
+                    new = await self._new_session(
+                        project_id,
+                        session_id,
+                        variables={},
+                        provider=provider,
+                        first_turn=first_turn,
+                        lease=(lease.id, ttl),
                     )
-                    continue
+                    if new.created:
+                        session, window, agent_stamp = new.session, new.window, new.agent_stamp
+                        break
+                    continue  # another request created it first: take its lease as usual
                 if time.monotonic() + pause > deadline:
                     # A live holder (another worker) renews its lease, so its expiry says
                     # nothing of when its turn ends: suggest the usual wait, shortened when
@@ -381,8 +412,8 @@ class Conversations:
                 # Poll often: the turn in another worker usually ends within milliseconds.
                 pause = min(pause * 2, 0.05)
             heartbeat = asyncio.create_task(self._renew(session.pk, lease.id, ttl))
-            assert acquired.window is not None and acquired.agent_stamp is not None
-            yield _Held(session, lease, acquired.window, acquired.agent_stamp)
+            assert window is not None and agent_stamp is not None
+            yield _Held(session, lease, window, agent_stamp)
         finally:
             # Cleanup must run even when the request was cancelled (a client that went
             # away): shield it, or the lease would linger until it expires.
@@ -407,6 +438,16 @@ class _Lease:
 
     id: str
     released: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Created:
+    """A session :meth:`Conversations._new_session` created, or found already there."""
+
+    session: SessionState
+    created: bool
+    window: HistoryWindow
+    agent_stamp: datetime
 
 
 @dataclass(frozen=True, slots=True)

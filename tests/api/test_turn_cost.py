@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
+from pathweaver.agent.config import AgentConfig
+from pathweaver.llm.scripted import ScriptedModel
 from pathweaver.store.store import Store
-from tests.conftest import Project
+from tests.conftest import Project, make_project
 
 
 @contextmanager
@@ -59,3 +61,44 @@ async def test_a_turn_runs_three_transactions_and_seven_statements(
     # The key; the lease, the end of the history, the agent's stamp; the session, the turn,
     # its messages (one executemany).
     assert len(seen["statements"]) == 7, seen["statements"]
+
+
+def _turn(project: Project, session: str, text: str) -> dict[str, Any]:
+    return {
+        "url": f"/v1/projects/{project.id}/chat/completions",
+        "json": {"messages": [{"role": "user", "content": text}]},
+        "headers": {**project.auth, "X-Session-ID": session},
+    }
+
+
+async def test_a_new_sessions_first_turn_runs_six_transactions(
+    client: httpx.AsyncClient, store: Store, project: Project
+) -> None:
+    assert (await client.post(**_turn(project, "warm", "hello"))).status_code == 200  # warms the caches
+    with counted(store) as seen:
+        assert (await client.post(**_turn(project, "new", "hello"))).status_code == 200
+    # The key; the lease, that finds no session; the pathway version and agent stamp; the
+    # webhook subscriptions (for session.started); the session, created already held by this
+    # turn's lease (no second lease round trip, no history read: it holds only its greeting);
+    # the commit, which releases the lease.
+    assert len(seen["transactions"]) == 6, seen
+    assert len(seen["statements"]) == 11, seen["statements"]
+    with counted(store) as seen:  # the lease was released: the next turn takes it at once
+        assert (await client.post(**_turn(project, "new", "again"))).status_code == 200
+    assert len(seen["transactions"]) == 3, seen
+
+
+async def test_a_session_created_by_its_first_turn_starts_from_its_greeting(
+    client: httpx.AsyncClient, store: Store, model: ScriptedModel
+) -> None:
+    project = await make_project(store, "greeter", agent=AgentConfig(first_message="Hello, I am Ada."))
+    response = await client.post(**_turn(project, "greeted", "hi Ada"))
+    assert response.status_code == 200
+    prompt = [(m.role, m.content) for m in model.calls[-1].messages if m.role != "system"]
+    assert prompt == [("assistant", "Hello, I am Ada."), ("user", "hi Ada")]
+    stored = (await client.get(f"/v1/projects/{project.id}/sessions/greeted", headers=project.auth)).json()
+    assert [m["content"] for m in stored["data"]["messages"]] == [
+        "Hello, I am Ada.",
+        "hi Ada",
+        "You said: hi Ada",
+    ]

@@ -227,14 +227,20 @@ class SessionStore:
         start_node_id: str | None,
         first_message: str | None = None,
         started: Sequence[NewDelivery] = (),
+        lease: tuple[str, float] | None = None,
     ) -> tuple[SessionState, bool]:
         """Create a session, or return the existing one when this is an identical retry.
 
         Returns ``(session, created)``. A create that names an existing session with other
         variables or provider raises :class:`Conflict` rather than overwrite it.
+
+        ``lease`` (owner, seconds): a session this call creates is born held by that turn
+        lease, so the turn that creates it on first use needs no second round trip to take
+        it (an existing session is returned as it is, not leased).
         """
         now = utcnow()
         visited = [start_node_id] if start_node_id else []
+        held = {"lease_owner": lease[0], "lease_until": now + timedelta(seconds=lease[1])} if lease else {}
         try:
             # The turn's engine: a conversation's first turn creates its session here.
             async with write_transaction(self.turn_engine) as conn:
@@ -263,6 +269,7 @@ class SessionStore:
                             marked=False,
                             created_at=now,
                             updated_at=now,
+                            **held,
                         )
                     )
                     assert result.inserted_primary_key is not None
