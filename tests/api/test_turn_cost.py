@@ -1,8 +1,9 @@
 """What a turn costs the database: a regression guard on round trips (M10's twin for storage).
 
 A one-node turn on an existing session runs three transactions: the key lookup (read), the
-lease with the session and its history window (write), and the commit (write). More would
-cost every turn on every deployment; the benchmarks (bench/README.md) say how much.
+lease with the session and its history window (write), and the commit (write). The first turn
+of a new session runs six: it creates its session, already under its lease. More would cost
+every turn on every deployment; the benchmarks (bench/README.md) say how much.
 """
 
 from __future__ import annotations
