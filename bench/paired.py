@@ -462,6 +462,19 @@ async def calls_per_kind(h: Harness, plan: Plan) -> list[Row]:
     return rows
 
 
+async def _health_cpu(h: Harness, requests: int) -> float:
+    """Server CPU per ``GET /healthz``: what any answer costs this server (HTTP, middleware,
+    routing), with no key lookup and no database; the floor the refusal is read against."""
+    conn = Connection("127.0.0.1", h.pathweaver.port)
+    before = h.pathweaver.cpu()
+    try:
+        for _ in range(requests):
+            await conn.request("GET", "/healthz")
+    finally:
+        await conn.close()
+    return (h.pathweaver.cpu() - before) / requests
+
+
 async def invalid_keys(h: Harness, plan: Plan, db: Path) -> list[Row]:
     """M13: CPU per request refused for its key; no database write and no model call."""
     project = h.projects["one_node"]
@@ -485,12 +498,23 @@ async def invalid_keys(h: Harness, plan: Plan, db: Path) -> list[Row]:
         cpu = (h.pathweaver.cpu() - before) / plan.flood
         changed = probe.execute("PRAGMA data_version").fetchone()[0] != version
     upstream = h.mock.counters().calls - calls
+    floor = await _health_cpu(h, plan.flood)
     h.recorder.summary(
-        "M13", cpu_per_request_us=cpu * 1e6, statuses=statuses, db_changed=changed, calls=upstream
+        "M13",
+        cpu_per_request_us=cpu * 1e6,
+        health_cpu_per_request_us=floor * 1e6,
+        statuses=statuses,
+        db_changed=changed,
+        calls=upstream,
     )
     return [
         Row(
             "M13", "CPU per request refused for its key (half malformed, half unknown)", us(cpu), "<= 100 µs"
+        ),
+        Row(
+            "M13",
+            "floor: CPU per GET /healthz on the same server (no key, no database); refusal / floor",
+            f"{us(floor)}; {times(quotient(cpu, floor))}",
         ),
         Row(
             "M13",
