@@ -17,14 +17,15 @@ whether another project's ids exist.
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.openapi import answers
 from pathweaver.api.wire import iso
 from pathweaver.errors import PayloadTooLarge, UserError
 from pathweaver.knowledge import chunking
@@ -51,6 +52,97 @@ def knowledge_of(app: FastAPI) -> Knowledge:
         )
         app.state.knowledge = knowledge
     return knowledge
+
+
+# Response shapes (documentation: api/openapi.py answers())
+
+
+class KnowledgeBaseOut(BaseModel):
+    """A project's knowledge base."""
+
+    id: str
+    name: str
+    type: Literal["pgvector"]
+    embeddingModelName: str
+    chunkSize: int
+    chunkOverlap: int
+    createdAt: str
+    updatedAt: str
+
+
+class KnowledgeBaseList(RootModel[list[KnowledgeBaseOut]]):
+    """The project's knowledge bases (at most one), as a bare array."""
+
+
+class KnowledgeBaseCreated(BaseModel):
+    """A knowledge base was created."""
+
+    message: str
+    id: str
+
+
+class DatasetOut(BaseModel):
+    """An uploaded file and how far its processing got."""
+
+    id: str
+    filename: str
+    fileUrl: str = Field(description="Where to download the original file")
+    extensionType: str = Field(description="The file's extension without the dot: txt, md, csv, pdf, docx")
+    size: int = Field(description="The file's size in bytes")
+    isParsed: bool = Field(description="True once the dataset is ready (chunked and embedded)")
+    status: Literal["pending", "processing", "ready", "failed"]
+    error: str | None = Field(description="Why processing failed (status failed); otherwise null")
+    chunkCount: int
+    createdAt: str
+    updatedAt: str
+
+
+class DatasetList(RootModel[list[DatasetOut]]):
+    """A knowledge base's datasets, newest first, as a bare array."""
+
+
+class DatasetUploaded(BaseModel):
+    """A dataset was stored; it is chunked and embedded in the background."""
+
+    message: str
+    success: bool
+    datasetId: str
+
+
+class DatasetDeleted(BaseModel):
+    """A dataset and its chunks were deleted."""
+
+    message: str
+    success: bool
+
+
+class ChunkOut(BaseModel):
+    """A passage of a dataset."""
+
+    id: str
+    content: str
+    contentLength: int = Field(description="The length of content, in characters")
+    isEnabled: bool = Field(description="Whether searches can find it")
+
+
+class ChunkList(RootModel[list[ChunkOut]]):
+    """Chunks, as a bare array: a dataset's in order, or a query's best first."""
+
+
+#: The original file of a dataset, as uploaded: its media type is the one the upload declared.
+DATASET_FILE: dict[int | str, Any] = {
+    200: {
+        "description": "The dataset's original file, with the media type its upload declared",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            "Content-Disposition": {
+                "description": "attachment, with the dataset's filename",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
 
 
 def base_json(base: KnowledgeBase) -> dict[str, Any]:
@@ -238,17 +330,30 @@ def knowledge_router(*, max_dataset_bytes: int = DEFAULT_MAX_DATASET_BYTES) -> A
         return chunk_json(await knowledge.store.set_chunk_enabled(base.id, chunkId, body.isEnabled))
 
     router = APIRouter(prefix="/v1/projects/{projectId}/knowledgebases", tags=["knowledge bases"])
-    router.add_api_route("", list_bases, methods=["GET"])
-    router.add_api_route("", create_base, methods=["POST"], status_code=201)
-    router.add_api_route("/{kbId}/query", query, methods=["GET"])
-    router.add_api_route("/{kbId}/datasets", upload, methods=["POST"])
-    router.add_api_route("/{kbId}/datasets", list_datasets, methods=["GET"])
-    router.add_api_route("/{kbId}/datasets/{datasetId}", delete_dataset, methods=["DELETE"])
-    router.add_api_route("/{kbId}/datasets/{datasetId}/chunks", list_chunks, methods=["GET"])
+    router.add_api_route("", list_bases, methods=["GET"], responses=answers(KnowledgeBaseList))
     router.add_api_route(
-        "/{kbId}/datasets/{datasetId}/file", dataset_file, methods=["GET"], name="dataset_file"
+        "", create_base, methods=["POST"], status_code=201, responses=answers(KnowledgeBaseCreated, 201)
     )
-    router.add_api_route("/{kbId}/chunks/{chunkId}", patch_chunk, methods=["PATCH"])
+    router.add_api_route("/{kbId}/query", query, methods=["GET"], responses=answers(ChunkList))
+    router.add_api_route("/{kbId}/datasets", upload, methods=["POST"], responses=answers(DatasetUploaded))
+    router.add_api_route("/{kbId}/datasets", list_datasets, methods=["GET"], responses=answers(DatasetList))
+    router.add_api_route(
+        "/{kbId}/datasets/{datasetId}", delete_dataset, methods=["DELETE"], responses=answers(DatasetDeleted)
+    )
+    router.add_api_route(
+        "/{kbId}/datasets/{datasetId}/chunks", list_chunks, methods=["GET"], responses=answers(ChunkList)
+    )
+    router.add_api_route(
+        "/{kbId}/datasets/{datasetId}/file",
+        dataset_file,
+        methods=["GET"],
+        name="dataset_file",
+        response_class=Response,
+        responses=DATASET_FILE,
+    )
+    router.add_api_route(
+        "/{kbId}/chunks/{chunkId}", patch_chunk, methods=["PATCH"], responses=answers(ChunkOut)
+    )
     return router
 
 

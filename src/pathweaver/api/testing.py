@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Body, Depends, FastAPI, Request
@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pathweaver.agent.lint import findings_json, lint_pathway
 from pathweaver.agent.pathway import Pathway
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.openapi import answers
 from pathweaver.api.wire import iso
 from pathweaver.conversations import Conversations
 from pathweaver.errors import PathweaverError, UserError
@@ -64,6 +65,214 @@ def _store(request: Request) -> Store:
 
 def _testing(request: Request) -> TestingStore:
     return TestingStore(_store(request).engine)
+
+
+# Response shapes (documentation: api/openapi.py answers()) ----------------------------------
+
+
+class ExpectOut(BaseModel):
+    """What must hold after a scripted turn; a key left out is not checked."""
+
+    node: str | None = Field(default=None, description="The node the conversation is at after the reply")
+    variables: dict[str, Any] | None = Field(
+        default=None, description="The extracted values expected (a variable expected null: not set)"
+    )
+    replyContains: list[str] = Field(default=[], description="Substrings of the reply, case-insensitive")
+    replyNotContains: list[str] = []
+    ended: bool | None = Field(default=None, description="Whether the session has ended")
+
+
+class ScriptedTurnOut(BaseModel):
+    """One user turn of a scripted case."""
+
+    user: str
+    expect: ExpectOut = Field(default_factory=ExpectOut)
+
+
+class _CaseOut(BaseModel):
+    id: str
+    projectId: str
+    name: str
+    description: str = ""
+    variables: dict[str, Any] = Field(
+        default={}, description="The session variables the conversation starts with"
+    )
+    createdAt: str
+    updatedAt: str
+
+
+class ScriptedCaseOut(_CaseOut):
+    """A test case of fixed user turns, each with expectations checked after the reply."""
+
+    kind: Literal["scripted"]
+    turns: list[ScriptedTurnOut]
+
+
+class SimulatedCaseOut(_CaseOut):
+    """A test case where a model plays the user, then judges each acceptance criterion."""
+
+    kind: Literal["simulated"]
+    systemPrompt: str = Field(description="The simulated user's persona and goal")
+    maxTurns: int = 10
+    acceptanceCriteria: list[str]
+
+
+TestCaseOut = Annotated[ScriptedCaseOut | SimulatedCaseOut, Field(discriminator="kind")]
+
+
+class TestCaseEnvelope(BaseModel):
+    """A test case."""
+
+    data: TestCaseOut
+
+
+class TestCaseListEnvelope(BaseModel):
+    """The project's test cases."""
+
+    data: list[TestCaseOut]
+
+
+class DeletedOut(BaseModel):
+    """What was deleted."""
+
+    id: str
+    deleted: bool
+
+
+class DeletedEnvelope(BaseModel):
+    """A test case or suite was deleted."""
+
+    data: DeletedOut
+
+
+class TestSuiteOut(BaseModel):
+    """A named list of test cases, run together."""
+
+    id: str
+    projectId: str
+    name: str
+    testCaseIds: list[str]
+    createdAt: str
+    updatedAt: str
+
+
+class TestSuiteEnvelope(BaseModel):
+    """A test suite."""
+
+    data: TestSuiteOut
+
+
+class TestSuiteListEnvelope(BaseModel):
+    """The project's test suites."""
+
+    data: list[TestSuiteOut]
+
+
+class CheckOut(BaseModel):
+    """One verdict: an expectation after a scripted turn, or an acceptance criterion."""
+
+    name: str = Field(description="What was checked, e.g. 'turn 2: node' or 'criterion 1'")
+    passed: bool
+    reason: str = Field(description="Why it failed (for a judged criterion, the judge's reason either way)")
+    expected: Any
+    actual: Any
+
+
+class TurnLogOut(BaseModel):
+    """One turn of a test conversation, with the engine's trace of it."""
+
+    turn: int
+    user: str
+    reply: str
+    nodeBefore: str | None
+    nodeAfter: str | None
+    variables: dict[str, Any] = Field(description="The extracted variables after the turn")
+    ended: bool
+    trace: dict[str, Any]
+
+
+class CaseResultOut(BaseModel):
+    """What running one case found."""
+
+    name: str
+    kind: Literal["scripted", "simulated"]
+    status: Literal["passed", "failed", "error"]
+    source: str = Field(description="The stored test case id the case came from")
+    sessionId: str | None
+    durationMs: float
+    error: str | None = Field(description="Why the case could not run to the end (status error)")
+    variables: dict[str, Any] = Field(description="The session variables the conversation started with")
+    checks: list[CheckOut]
+    transcript: list[TurnLogOut]
+
+
+class RunSummaryOut(BaseModel):
+    """How many cases a run has, has finished, and how they ended."""
+
+    total: int
+    done: int
+    passed: int
+    failed: int
+    errors: int
+
+
+class TestRunBrief(BaseModel):
+    """A run of a test suite, without its results."""
+
+    id: str
+    projectId: str
+    suiteId: str | None
+    status: Literal["running", "passed", "failed", "error"]
+    pathwayVersion: int = Field(description="The pathway version the run tested")
+    summary: RunSummaryOut
+    error: str | None = Field(description="Why the run stopped early (status error)")
+    createdAt: str
+    finishedAt: str | None
+
+
+class TestRunOut(TestRunBrief):
+    """A run of a test suite, with the result of each case finished so far."""
+
+    results: list[CaseResultOut]
+
+
+class TestRunEnvelope(BaseModel):
+    """A test run."""
+
+    data: TestRunOut
+
+
+class TestRunListEnvelope(BaseModel):
+    """A suite's runs, newest first, without their results."""
+
+    data: list[TestRunBrief]
+
+
+class FindingOut(BaseModel):
+    """One problem the lint found, and where."""
+
+    code: str = Field(description="A stable name for the rule, e.g. dead_end")
+    severity: Literal["error", "warning"]
+    message: str
+    nodeId: str | None
+    edgeId: str | None
+    field: str | None = Field(description="A path into the pathway's (or the agent's) JSON")
+
+
+class LintOut(BaseModel):
+    """The lint findings of the current pathway."""
+
+    version: int = Field(description="The pathway version linted")
+    ok: bool = Field(description="True when there is no error (warnings allowed)")
+    errors: int
+    warnings: int
+    findings: list[FindingOut]
+
+
+class LintEnvelope(BaseModel):
+    """The lint findings of the current pathway."""
+
+    data: LintOut
 
 
 def case_json(case: StoredCase) -> dict[str, Any]:
@@ -262,16 +471,55 @@ async def lint_current_pathway(request: Request, projectId: str, caller: CallerD
 
 def testing_router() -> APIRouter:
     router = APIRouter(prefix="/v1/projects/{projectId}", tags=["conversation tests"])
-    router.add_api_route("/test-cases", create_test_case, methods=["POST"], status_code=201)
-    router.add_api_route("/test-cases", list_test_cases, methods=["GET"])
-    router.add_api_route("/test-cases/{caseId}", get_test_case, methods=["GET"])
-    router.add_api_route("/test-cases/{caseId}", delete_test_case, methods=["DELETE"])
-    router.add_api_route("/test-suites", create_test_suite, methods=["POST"], status_code=201)
-    router.add_api_route("/test-suites", list_test_suites, methods=["GET"])
-    router.add_api_route("/test-suites/{suiteId}", get_test_suite, methods=["GET"])
-    router.add_api_route("/test-suites/{suiteId}", delete_test_suite, methods=["DELETE"])
-    router.add_api_route("/test-suites/{suiteId}/runs", run_test_suite, methods=["POST"], status_code=202)
-    router.add_api_route("/test-suites/{suiteId}/runs", list_suite_runs, methods=["GET"])
-    router.add_api_route("/test-runs/{runId}", get_test_run, methods=["GET"])
-    router.add_api_route("/pathway/lint", lint_current_pathway, methods=["GET"])
+    router.add_api_route(
+        "/test-cases",
+        create_test_case,
+        methods=["POST"],
+        status_code=201,
+        responses=answers(TestCaseEnvelope, 201),
+    )
+    router.add_api_route(
+        "/test-cases", list_test_cases, methods=["GET"], responses=answers(TestCaseListEnvelope)
+    )
+    router.add_api_route(
+        "/test-cases/{caseId}", get_test_case, methods=["GET"], responses=answers(TestCaseEnvelope)
+    )
+    router.add_api_route(
+        "/test-cases/{caseId}", delete_test_case, methods=["DELETE"], responses=answers(DeletedEnvelope)
+    )
+    router.add_api_route(
+        "/test-suites",
+        create_test_suite,
+        methods=["POST"],
+        status_code=201,
+        responses=answers(TestSuiteEnvelope, 201),
+    )
+    router.add_api_route(
+        "/test-suites", list_test_suites, methods=["GET"], responses=answers(TestSuiteListEnvelope)
+    )
+    router.add_api_route(
+        "/test-suites/{suiteId}", get_test_suite, methods=["GET"], responses=answers(TestSuiteEnvelope)
+    )
+    router.add_api_route(
+        "/test-suites/{suiteId}", delete_test_suite, methods=["DELETE"], responses=answers(DeletedEnvelope)
+    )
+    router.add_api_route(
+        "/test-suites/{suiteId}/runs",
+        run_test_suite,
+        methods=["POST"],
+        status_code=202,
+        responses=answers(TestRunEnvelope, 202),
+    )
+    router.add_api_route(
+        "/test-suites/{suiteId}/runs",
+        list_suite_runs,
+        methods=["GET"],
+        responses=answers(TestRunListEnvelope),
+    )
+    router.add_api_route(
+        "/test-runs/{runId}", get_test_run, methods=["GET"], responses=answers(TestRunEnvelope)
+    )
+    router.add_api_route(
+        "/pathway/lint", lint_current_pathway, methods=["GET"], responses=answers(LintEnvelope)
+    )
     return router
