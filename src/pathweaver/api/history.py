@@ -15,10 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import select
 
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.openapi import answers
 from pathweaver.api.wire import iso
 from pathweaver.engine.state import SessionState
 from pathweaver.errors import NotFound, UserError
@@ -45,6 +46,78 @@ def _when(value: str | None, name: str, *, end: bool = False) -> datetime | None
     except ValueError:
         raise UserError(f"{name} must be an ISO date (2026-11-29) or date-time, not {value!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Response shapes (documentation: api/openapi.py answers())
+
+
+class SessionSummaryOut(BaseModel):
+    """One session of the history: its counters, flags and the first user message."""
+
+    sessionId: str
+    startTime: str
+    endTime: str | None
+    provider: str | None
+    messageCount: int
+    turnCount: int
+    marked: bool
+    evaluation: dict[str, Any] | None = Field(
+        description="The end-of-session evaluation (result and reason, or an error); null when none ran"
+    )
+    currentNodeId: str | None
+    isEnded: bool
+    preview: str | None = Field(
+        description="The first user message, cut at 200 characters; null when there is none, and on PATCH"
+    )
+
+
+class SessionPaginationOut(BaseModel):
+    """Which page this is, and how many sessions matched in all."""
+
+    page: int
+    pageSize: int
+    total: int
+
+
+class SessionPageOut(BaseModel):
+    """A page of the session history, newest first."""
+
+    data: list[SessionSummaryOut]
+    pagination: SessionPaginationOut
+
+
+class SessionSummaryEnvelope(BaseModel):
+    """The session, as the history lists it."""
+
+    data: SessionSummaryOut
+
+
+class DayStatsOut(BaseModel):
+    """The counts of one day (UTC)."""
+
+    date: str
+    sessions: int
+    ended: int
+    turns: int
+
+
+class SessionStatsOut(BaseModel):
+    """Session counts over a date range, in all and by day (UTC)."""
+
+    startDate: str | None = Field(description="As given; null when not given")
+    endDate: str | None = Field(description="As given; null when not given")
+    sessions: int
+    ended: int
+    turns: int
+    averageDurationSeconds: float | None = Field(description="Over ended sessions; null when none ended")
+    evaluations: dict[str, int] = Field(description="How many sessions got each evaluation result")
+    byDay: list[DayStatsOut]
+
+
+class SessionStatsEnvelope(BaseModel):
+    """Session counts over a date range."""
+
+    data: SessionStatsOut
 
 
 def summary_json(session: SessionState, preview: str | None) -> dict[str, Any]:
@@ -160,16 +233,28 @@ async def patch_session(
     return {"data": summary_json(session, None)}
 
 
+STATS = answers(SessionStatsEnvelope)
+PAGE = answers(SessionPageOut)
+
+
 def history_routers() -> list[APIRouter]:
     """Register before the runtime routes, so ``/sessions/stats`` is not read as a session id."""
     v1 = APIRouter(prefix="/v1/projects/{projectId}", tags=["session history"])
-    v1.add_api_route("/sessions/stats", session_stats, methods=["GET"])
-    v1.add_api_route("/sessions", list_sessions, methods=["GET"])
-    v1.add_api_route("/session-history", list_sessions, methods=["GET"], name="session_history")
-    v1.add_api_route("/sessions/{sessionId}", patch_session, methods=["PATCH"])
+    v1.add_api_route("/sessions/stats", session_stats, methods=["GET"], responses=STATS)
+    v1.add_api_route("/sessions", list_sessions, methods=["GET"], responses=PAGE)
+    v1.add_api_route(
+        "/session-history", list_sessions, methods=["GET"], name="session_history", responses=PAGE
+    )
+    v1.add_api_route(
+        "/sessions/{sessionId}", patch_session, methods=["PATCH"], responses=answers(SessionSummaryEnvelope)
+    )
     legacy = APIRouter(
         prefix="/project/{projectId}", tags=["session history (deprecated paths)"], deprecated=True
     )
-    legacy.add_api_route("/session/stats", session_stats, methods=["GET"], name="legacy_session_stats")
-    legacy.add_api_route("/session", list_sessions, methods=["GET"], name="legacy_session_history")
+    legacy.add_api_route(
+        "/session/stats", session_stats, methods=["GET"], name="legacy_session_stats", responses=STATS
+    )
+    legacy.add_api_route(
+        "/session", list_sessions, methods=["GET"], name="legacy_session_history", responses=PAGE
+    )
     return [v1, legacy]

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pathweaver.api import limits
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.openapi import answers
 from pathweaver.api.wire import addressable
 from pathweaver.conversations import Conversations, TurnResult
 from pathweaver.engine.state import SessionState
@@ -45,6 +46,55 @@ class SendBody(BaseModel):
 def _conversations(request: Request) -> Conversations:
     conversations: Conversations = request.app.state.conversations
     return conversations
+
+
+# Response shapes (documentation: api/openapi.py answers())
+
+
+class ConversationStateOut(BaseModel):
+    """Where an interactive conversation is."""
+
+    sessionId: str
+    currentNodeId: str | None
+    extractedVariables: dict[str, Any]
+    isEnded: bool
+    messageCount: int
+    userTurnCount: int
+    pathwayVersion: int
+
+
+class ConversationStateEnvelope(BaseModel):
+    """An interactive conversation's state."""
+
+    data: ConversationStateOut
+
+
+class ConversationReplyOut(ConversationStateOut):
+    """The agent's reply to one message, and where the conversation is after it."""
+
+    reply: str
+    toolEvents: list[dict[str, Any]] = Field(description="The server-side tool calls and results of the turn")
+    trace: dict[str, Any] = Field(
+        description="What the turn did: nodes entered, transitions, variables, model calls, tool events"
+    )
+
+
+class ConversationReplyEnvelope(BaseModel):
+    """The agent's reply to one message."""
+
+    data: ConversationReplyOut
+
+
+class ConversationEndedOut(ConversationStateOut):
+    """An interactive conversation, ended."""
+
+    alreadyEnded: bool
+
+
+class ConversationEndedEnvelope(BaseModel):
+    """The conversation has ended."""
+
+    data: ConversationEndedOut
 
 
 def state_json(session: SessionState) -> dict[str, Any]:
@@ -125,8 +175,13 @@ async def end_conversation(request: Request, projectId: str, sessionId: str, cal
 
 def interactive_router() -> APIRouter:
     router = APIRouter(prefix="/v1/projects/{projectId}/conversations", tags=["interactive testing"])
-    router.add_api_route("", start_conversation, methods=["POST"])
-    router.add_api_route("/{sessionId}", get_conversation_state, methods=["GET"])
-    router.add_api_route("/{sessionId}/messages", send_message, methods=["POST"])
-    router.add_api_route("/{sessionId}/end", end_conversation, methods=["POST"])
+    state = answers(ConversationStateEnvelope)
+    router.add_api_route("", start_conversation, methods=["POST"], responses=state)
+    router.add_api_route("/{sessionId}", get_conversation_state, methods=["GET"], responses=state)
+    router.add_api_route(
+        "/{sessionId}/messages", send_message, methods=["POST"], responses=answers(ConversationReplyEnvelope)
+    )
+    router.add_api_route(
+        "/{sessionId}/end", end_conversation, methods=["POST"], responses=answers(ConversationEndedEnvelope)
+    )
     return router

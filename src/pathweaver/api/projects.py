@@ -5,12 +5,38 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 
 from pathweaver.api.auth import Caller, authenticate, project_caller
+from pathweaver.api.openapi import answers
 from pathweaver.api.wire import iso
 from pathweaver.errors import NotFound
 from pathweaver.store.projects import Project
 from pathweaver.store.store import Store
+
+# Response shapes (documentation: api/openapi.py answers())
+
+
+class ProjectOut(BaseModel):
+    """A project the key reaches."""
+
+    id: str
+    name: str
+    pathwayVersion: int = Field(description="The version of the pathway new sessions run")
+    createdAt: str
+    updatedAt: str
+
+
+class ProjectListEnvelope(BaseModel):
+    """The projects the key reaches, oldest first."""
+
+    data: list[ProjectOut]
+
+
+class ProjectEnvelope(BaseModel):
+    """A project."""
+
+    data: ProjectOut
 
 
 def project_json(project: Project) -> dict[str, Any]:
@@ -43,6 +69,6 @@ async def get_project(
 
 def projects_router() -> APIRouter:
     router = APIRouter(prefix="/v1/projects", tags=["projects"])
-    router.add_api_route("", list_projects, methods=["GET"])
-    router.add_api_route("/{projectId}", get_project, methods=["GET"])
+    router.add_api_route("", list_projects, methods=["GET"], responses=answers(ProjectListEnvelope))
+    router.add_api_route("/{projectId}", get_project, methods=["GET"], responses=answers(ProjectEnvelope))
     return router

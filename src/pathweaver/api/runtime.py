@@ -14,23 +14,28 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 
 from pathweaver.api import idempotency, limits
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.openapi import answers
 from pathweaver.api.pump import END, GONE, TIMEOUT, EventPump, watch_disconnect
 from pathweaver.api.wire import (
     DONE,
     MODEL_NAME,
     ChatCompletionBody,
+    ChatCompletionOut,
     ChunkWriter,
     CreateSessionBody,
     SearchBody,
+    SearchResultOut,
     SessionIdBody,
+    SessionOut,
     TerminateBody,
     addressable,
     completion_json,
@@ -63,6 +68,68 @@ def _conversations(request: Request) -> Conversations:
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+# Response shapes (documentation: api/openapi.py answers()) ----------------------------
+
+
+class SessionCreatedOut(BaseModel):
+    """The session exists (created now, or earlier with the same variables)."""
+
+    sessionId: str
+    pathwayId: str
+
+
+class SessionEndedOut(BaseModel):
+    """The session has ended (ending an ended session succeeds too)."""
+
+    success: bool
+    sessionId: str
+    message: str
+
+
+class SessionTerminatedOut(BaseModel):
+    """The outcome of a terminate request."""
+
+    success: bool = Field(description="False when the session had already ended")
+    sessionType: Literal["text"]
+
+
+class SearchPaginationOut(BaseModel):
+    """Where this page of search results is, and how many matched in all."""
+
+    limit: int
+    offset: int
+    total: int
+
+
+class SearchOut(BaseModel):
+    """Sessions whose variables or messages match the search string."""
+
+    results: list[SearchResultOut]
+    pagination: SearchPaginationOut
+
+
+class ModelOut(BaseModel):
+    """The one model a project serves (OpenAI shape): its pathway."""
+
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelListOut(BaseModel):
+    """The models a project serves (OpenAI shape)."""
+
+    object: Literal["list"]
+    data: list[ModelOut]
+
+
+CHAT_ANSWER = answers(
+    ChatCompletionOut,
+    description="A chat.completion when stream is false; chat.completion.chunk events when it is true",
+)
 
 
 # Handlers ------------------------------------------------------------------------------
@@ -346,29 +413,45 @@ def _model_json(project_id: str) -> dict[str, Any]:
 def runtime_routers() -> list[APIRouter]:
     """One router per path generation, all on the same handlers."""
     v1 = APIRouter(prefix="/v1/projects/{projectId}", tags=["runtime"])
-    v1.add_api_route("/chat/completions", chat_completions, methods=["POST"], openapi_extra=OPENAI)
-    v1.add_api_route("/sessions", create_session, methods=["POST"], openapi_extra=FLAT)
-    v1.add_api_route("/sessions", end_session, methods=["DELETE"], openapi_extra=FLAT)
-    v1.add_api_route("/sessions/terminate", terminate_session, methods=["POST"], openapi_extra=FLAT)
-    v1.add_api_route("/sessions/search", search_sessions, methods=["POST"], openapi_extra=FLAT)
-    v1.add_api_route("/sessions/{sessionId}", get_session, methods=["GET"], openapi_extra=FLAT)
-    v1.add_api_route("/models", list_models, methods=["GET"], openapi_extra=OPENAI)
-    v1.add_api_route("/models/{model}", get_model, methods=["GET"], openapi_extra=OPENAI)
+    _add_chat(v1)
+    _add_sessions(v1, "/sessions")
+    v1.add_api_route(
+        "/models", list_models, methods=["GET"], openapi_extra=OPENAI, responses=answers(ModelListOut)
+    )
+    v1.add_api_route(
+        "/models/{model}", get_model, methods=["GET"], openapi_extra=OPENAI, responses=answers(ModelOut)
+    )
 
     routers = [v1]
     for prefix in ("/project/{projectId}/integration/api", "/api/project/{projectId}/integration/api"):
         legacy = APIRouter(prefix=prefix, tags=["runtime (deprecated paths)"], deprecated=True)
-        legacy.add_api_route("/chat/completions", chat_completions, methods=["POST"], openapi_extra=OPENAI)
-        legacy.add_api_route("/session", create_session, methods=["POST"], openapi_extra=FLAT)
-        legacy.add_api_route("/session", end_session, methods=["DELETE"], openapi_extra=FLAT)
-        legacy.add_api_route("/session/terminate", terminate_session, methods=["POST"], openapi_extra=FLAT)
-        legacy.add_api_route("/session/search", search_sessions, methods=["POST"], openapi_extra=FLAT)
-        legacy.add_api_route("/session/{sessionId}", get_session, methods=["GET"], openapi_extra=FLAT)
+        _add_chat(legacy)
+        _add_sessions(legacy, "/session")
         routers.append(legacy)
     short = APIRouter(prefix="/project/{projectId}", tags=["runtime (deprecated paths)"], deprecated=True)
-    short.add_api_route("/session", create_session, methods=["POST"], openapi_extra=FLAT)
-    short.add_api_route("/session", end_session, methods=["DELETE"], openapi_extra=FLAT)
-    short.add_api_route("/session/search", search_sessions, methods=["POST"], openapi_extra=FLAT)
-    short.add_api_route("/session/{sessionId}", get_session, methods=["GET"], openapi_extra=FLAT)
+    _add_sessions(short, "/session", terminate=False)
     routers.append(short)
     return routers
+
+
+def _add_chat(router: APIRouter) -> None:
+    router.add_api_route(
+        "/chat/completions", chat_completions, methods=["POST"], openapi_extra=OPENAI, responses=CHAT_ANSWER
+    )
+
+
+def _add_sessions(router: APIRouter, path: str, *, terminate: bool = True) -> None:
+    """The session routes under ``path`` (``/sessions`` in v1, ``/session`` before)."""
+    routes: list[tuple[str, Any, str, type[BaseModel]]] = [
+        ("", create_session, "POST", SessionCreatedOut),
+        ("", end_session, "DELETE", SessionEndedOut),
+        ("/terminate", terminate_session, "POST", SessionTerminatedOut),
+        ("/search", search_sessions, "POST", SearchOut),
+        ("/{sessionId}", get_session, "GET", SessionOut),
+    ]
+    for suffix, handler, method, shape in routes:
+        if handler is terminate_session and not terminate:
+            continue
+        router.add_api_route(
+            path + suffix, handler, methods=[method], openapi_extra=FLAT, responses=answers(shape)
+        )

@@ -150,6 +150,155 @@ class ChatCompletionBody(_In):
         ]
 
 
+# Response shapes (documentation: api/openapi.py answers()) --------------------------
+
+
+class UsageOut(BaseModel):
+    """Token counts of a turn: -1 each when the model did not report them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class FunctionCallOut(BaseModel):
+    """The function a tool call invokes."""
+
+    name: str
+    arguments: str = Field(description="The arguments, as a JSON text")
+
+
+class ToolCallOut(BaseModel):
+    """A call to a tool the client declared (OpenAI shape)."""
+
+    id: str
+    type: Literal["function"]
+    function: FunctionCallOut
+
+
+class AssistantMessageOut(BaseModel):
+    """The assistant's reply: text, or calls to the client's tools."""
+
+    role: Literal["assistant"]
+    content: str | None = Field(description="The reply; null when the answer is only tool calls")
+    tool_calls: list[ToolCallOut] = Field(default=[], description="Present only when the reply calls tools")
+
+
+class ChoiceOut(BaseModel):
+    """The one choice of a completion."""
+
+    index: int
+    message: AssistantMessageOut
+    finish_reason: Literal["stop", "tool_calls"]
+
+
+class ChatCompletionOut(BaseModel):
+    """A chat.completion (OpenAI shape) with the session it belongs to."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int = Field(description="Unix time, in seconds, when the turn started")
+    model: str
+    choices: list[ChoiceOut]
+    usage: UsageOut
+    session_id: str
+
+
+class MessageOut(BaseModel):
+    """A stored message of a session, as the client sees it (server-side tool traffic left out)."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None
+    tool_calls: list[ToolCallOut] = Field(default=[], description="Present only when the message calls tools")
+    tool_call_id: str = Field(default="", description="Present only on a tool message: the call it answers")
+
+
+class SessionDataOut(BaseModel):
+    """A session's variables and messages (Pathors' gen 1 ``data``)."""
+
+    variables: dict[str, Any]
+    messages: list[MessageOut]
+
+
+class SessionStateOut(SessionDataOut):
+    """A session's integration state (Pathors' gen 2 ``state``)."""
+
+    currentNodeId: str | None
+    extractedVariables: dict[str, Any]
+    visitedNodeIds: list[str]
+    isEnded: bool
+
+
+class SessionEventOut(BaseModel):
+    """One moment of a session's timeline."""
+
+    type: Literal[
+        "session.started",
+        "session.ended",
+        "message.received",
+        "message.sent",
+        "message",
+        "tool.call",
+        "tool.result",
+        "transition",
+        "node.entered",
+        "variable.extracted",
+    ]
+    timestamp: str
+    data: dict[str, Any]
+
+
+class TurnOut(BaseModel):
+    """One completed turn of a session, with its trace."""
+
+    seq: int
+    status: Literal["completed"]
+    nodeBefore: str | None
+    nodeAfter: str | None
+    startedAt: str
+    finishedAt: str
+    trace: dict[str, Any] = Field(
+        description="What the turn did: nodes entered, transitions, variables, model calls, tool events"
+    )
+
+
+class SessionOut(BaseModel):
+    """A session: Pathors' integration state and the dashboard record in one document."""
+
+    sessionId: str
+    state: SessionStateOut
+    data: SessionDataOut
+    currentNodeId: str | None
+    extractedVariables: dict[str, Any]
+    isEnded: bool
+    status: Literal["active", "ended"]
+    endReason: str | None
+    sessionType: Literal["text"]
+    provider: str | None
+    pathwayVersion: int
+    messageCount: int
+    turnCount: int
+    marked: bool
+    evaluation: dict[str, Any] | None = Field(
+        description="The end-of-session evaluation (result and reason, or an error); null when none ran"
+    )
+    createdAt: str
+    updatedAt: str
+    startTime: str
+    endTime: str | None
+    events: list[SessionEventOut]
+    turns: list[TurnOut]
+
+
+class SearchResultOut(BaseModel):
+    """A session that matched a search."""
+
+    sessionId: str
+    data: SessionDataOut
+    createdAt: str
+    updatedAt: str
+
+
 # Responses ----------------------------------------------------------------------------
 
 
