@@ -24,7 +24,7 @@ from pathweaver.api.knowledge import knowledge_router
 from pathweaver.api.management import management_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders, OverheadHeader
 from pathweaver.api.projects import projects_router
-from pathweaver.api.runtime import runtime_routers
+from pathweaver.api.runtime import chat_router, runtime_routers
 from pathweaver.api.studio import mount_studio
 from pathweaver.api.testing import cancel_test_runs, testing_router
 from pathweaver.api.tools import tools_router
@@ -117,7 +117,7 @@ def create_app(
     )
     app.state.settings = settings
     errors.install(app)
-    for router in [*history_routers(), *runtime_routers(), *webhook_routers()]:
+    for router in [chat_router(), *history_routers(), *runtime_routers(), *webhook_routers()]:
         app.include_router(router)
     app.include_router(projects_router())
     app.include_router(interactive_router())

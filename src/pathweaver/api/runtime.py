@@ -410,10 +410,20 @@ def _model_json(project_id: str) -> dict[str, Any]:
 # Routers -------------------------------------------------------------------------------
 
 
-def runtime_routers() -> list[APIRouter]:
-    """One router per path generation, all on the same handlers."""
+def chat_router() -> APIRouter:
+    """The v1 chat completions route alone, for the app to include before any other.
+
+    Routes are matched in the order they were included, each match a regular expression
+    and, in FastAPI, a scope update; the route of nearly every request is tried first.
+    """
     v1 = APIRouter(prefix="/v1/projects/{projectId}", tags=["runtime"])
     _add_chat(v1)
+    return v1
+
+
+def runtime_routers() -> list[APIRouter]:
+    """One router per path generation, all on the same handlers (v1 chat completions: :func:`chat_router`)."""
+    v1 = APIRouter(prefix="/v1/projects/{projectId}", tags=["runtime"])
     _add_sessions(v1, "/sessions")
     v1.add_api_route(
         "/models", list_models, methods=["GET"], openapi_extra=OPENAI, responses=answers(ModelListOut)
