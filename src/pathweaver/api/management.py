@@ -11,17 +11,19 @@ offending node or edge.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Edge, Node, Pathway
 from pathweaver.agent.validation import Issue, Report, ensure_valid, parse_pathway, validate_pathway
 from pathweaver.api.auth import Caller, project_caller
-from pathweaver.api.wire import addressable, iso
+from pathweaver.api.openapi import answers
+from pathweaver.api.wire import DeletedEnvelope, addressable, iso
 from pathweaver.errors import Conflict, NotFound, PathwayError, UserError
 from pathweaver.store.projects import PathwayVersion, StoredAgent
 from pathweaver.store.store import Store
@@ -34,6 +36,224 @@ JsonBody = Annotated[Any, Body()]
 def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
+
+
+# Response shapes (documentation: api/openapi.py answers()) -------------------------------
+#
+# A key that is sometimes left out (never null) is typed ``X | SkipJsonSchema[None] = None``:
+# not required, and the schema admits only X.
+
+
+class IssueOut(BaseModel):
+    """A validation warning: what is wrong and where (a node, an edge, a field)."""
+
+    code: str = Field(description="A stable name for the rule, e.g. unreachable_node")
+    message: str
+    nodeId: str | SkipJsonSchema[None] = None
+    edgeId: str | SkipJsonSchema[None] = None
+    field: str | SkipJsonSchema[None] = Field(
+        default=None, description="A path into the JSON, e.g. nodes[3].data.model"
+    )
+
+
+class ModelChoiceOut(BaseModel):
+    """Which model serves an agent or a node instead of the server's default."""
+
+    target: str | None = Field(default=None, description="An upstream named in PATHWEAVER_LLM_TARGETS")
+    name: str | None = Field(default=None, description="The model name sent to that upstream")
+
+
+class PromptModuleOut(BaseModel):
+    """A named piece of the agent's prompt, switched on or off."""
+
+    name: str
+    description: str
+    content: str
+    enabled: bool
+
+
+class VariableConfigOut(BaseModel):
+    """A variable the pathway extracts from the conversation."""
+
+    key: str
+    type: Literal["string", "number", "email"]
+    description: str
+
+
+class AgentOut(BaseModel):
+    """The project's agent config."""
+
+    id: str
+    projectId: str
+    name: str
+    type: Literal["monolithic", "skill"]
+    status: Literal["draft", "published"]
+    globalPrompt: str | None
+    executionMode: Literal["smart", "balance", "turbo"] | None
+    timezone: str | None
+    memoryEnabled: bool
+    searchKnowledgeBaseEnabled: bool
+    promptModules: list[PromptModuleOut] | None
+    beforeStartConfig: dict[str, Any] | None
+    postSessionWebhook: dict[str, Any] | None
+    postSessionVariableKeys: list[str] | None
+    postEvaluationConfig: dict[str, Any] | None
+    placeholderMessages: dict[str, Any] | None
+    variableConfigs: list[VariableConfigOut] | None
+    voiceIntelligence: dict[str, Any] | None
+    firstMessage: str | None
+    language: str | None
+    sessionVariables: list[str] | None = Field(
+        description="Session variables callers pass at session creation"
+    )
+    model: ModelChoiceOut | None
+    requiredSuiteId: str | None = Field(description="A test suite that must pass before publishing")
+    updatedAt: str
+
+
+class AgentEnvelope(BaseModel):
+    """The agent config."""
+
+    data: AgentOut
+
+
+class SavedAgentEnvelope(BaseModel):
+    """The saved agent config, with warnings about models this server cannot serve."""
+
+    data: AgentOut
+    warnings: list[IssueOut] | SkipJsonSchema[None] = Field(
+        default=None, description="Left out when there are none"
+    )
+
+
+class PositionOut(BaseModel):
+    """Where a node sits on the canvas."""
+
+    x: float | SkipJsonSchema[None] = None
+    y: float | SkipJsonSchema[None] = None
+
+
+class NodeDataOut(BaseModel):
+    """What a node does; unknown fields are kept as sent."""
+
+    type: str = Field(description="The node's kind: start, prompt, end or goto")
+    title: str | None = None
+    label: str | None = None
+    prompt: str | None = None
+    tools: list[str] | SkipJsonSchema[None] = None
+    variableKeys: list[str] | SkipJsonSchema[None] = None
+    isGlobalNode: bool | SkipJsonSchema[None] = None
+    globalNodeReason: str | None = None
+    referenceNodeId: str | None = None
+    knowledgeBaseId: str | None = None
+    model: ModelChoiceOut | None = None
+
+
+class NodeOut(BaseModel):
+    """A pathway node as stored: only the fields it was given, unknown ones kept."""
+
+    id: str
+    type: str | None = Field(default=None, description="A canvas hint, never interpreted")
+    position: PositionOut | SkipJsonSchema[None] = None
+    data: NodeDataOut
+
+
+class EdgeDataOut(BaseModel):
+    """When to follow an edge."""
+
+    condition: str | SkipJsonSchema[None] = None
+
+
+class EdgeOut(BaseModel):
+    """A pathway edge as stored: only the fields it was given, unknown ones kept."""
+
+    id: str
+    source: str
+    target: str
+    data: EdgeDataOut | SkipJsonSchema[None] = None
+
+
+class PathwayOut(BaseModel):
+    """The pathway document (unknown top-level fields kept) and its version."""
+
+    nodes: list[NodeOut]
+    edges: list[EdgeOut]
+    version: int
+    updatedAt: str
+
+
+class SavedPathwayOut(PathwayOut):
+    """The saved pathway and the warnings its validation found."""
+
+    warnings: list[IssueOut]
+
+
+class PathwayEnvelope(BaseModel):
+    """The current pathway."""
+
+    data: PathwayOut
+
+
+class SavedPathwayEnvelope(BaseModel):
+    """The pathway as saved in a new version."""
+
+    data: SavedPathwayOut
+
+
+class NodeEnvelope(BaseModel):
+    """A pathway node."""
+
+    data: NodeOut
+
+
+class NodeListEnvelope(BaseModel):
+    """The current pathway's nodes."""
+
+    data: list[NodeOut]
+
+
+class NodeDeletedOut(BaseModel):
+    """A deleted node, and how many edges went with it."""
+
+    id: str
+    deleted: Literal[True]
+    deletedEdges: int = Field(description="Edges to or from the node, deleted with it")
+
+
+class NodeDeletedEnvelope(BaseModel):
+    """A node was deleted."""
+
+    data: NodeDeletedOut
+
+
+class EdgeEnvelope(BaseModel):
+    """A pathway edge."""
+
+    data: EdgeOut
+
+
+class PathwayVersionOut(BaseModel):
+    """One saved version of the pathway."""
+
+    version: int
+    createdAt: str
+    author: str
+    note: str = Field(description="What changed, e.g. added node ask_name")
+    schemaVersion: int = Field(description="The version of the stored document's shape")
+    nodeCount: int
+    edgeCount: int
+
+
+class PathwayVersionEnvelope(BaseModel):
+    """The current pathway version."""
+
+    data: PathwayVersionOut
+
+
+class PathwayVersionListEnvelope(BaseModel):
+    """Every version of the pathway, newest first."""
+
+    data: list[PathwayVersionOut]
 
 
 # Agent ---------------------------------------------------------------------------------
@@ -351,20 +571,28 @@ def _replace(
 
 def management_router() -> APIRouter:
     router = APIRouter(prefix="/v1/projects/{projectId}", tags=["agent and pathway"])
-    router.add_api_route("/agent", get_agent, methods=["GET"])
-    router.add_api_route("/agent", update_agent, methods=["PUT"], name="replace_agent")
-    router.add_api_route("/agent", update_agent, methods=["PATCH"], name="patch_agent")
-    router.add_api_route("/pathway", get_pathway, methods=["GET"])
-    router.add_api_route("/pathway", replace_pathway, methods=["PUT"])
-    router.add_api_route("/pathway/nodes", list_nodes, methods=["GET"])
-    router.add_api_route("/pathway/nodes", create_node, methods=["POST"], status_code=201)
-    router.add_api_route("/pathway/nodes/{nodeId}", get_node, methods=["GET"])
-    router.add_api_route("/pathway/nodes/{nodeId}", patch_node, methods=["PATCH"])
-    router.add_api_route("/pathway/nodes/{nodeId}", delete_node, methods=["DELETE"])
-    router.add_api_route("/pathway/edges", create_edge, methods=["POST"], status_code=201)
-    router.add_api_route("/pathway/edges/{edgeId}", patch_edge, methods=["PATCH"])
-    router.add_api_route("/pathway/edges/{edgeId}", delete_edge, methods=["DELETE"])
-    router.add_api_route("/pathway/version", current_version, methods=["GET"])
-    router.add_api_route("/pathway/versions", list_versions, methods=["GET"])
-    router.add_api_route("/pathway/rollback", rollback, methods=["POST"])
+
+    def route(
+        path: str, endpoint: Any, method: str, shape: type[BaseModel], status: int = 200, **kw: Any
+    ) -> None:
+        router.add_api_route(
+            path, endpoint, methods=[method], status_code=status, responses=answers(shape, status), **kw
+        )
+
+    route("/agent", get_agent, "GET", AgentEnvelope)
+    route("/agent", update_agent, "PUT", SavedAgentEnvelope, name="replace_agent")
+    route("/agent", update_agent, "PATCH", SavedAgentEnvelope, name="patch_agent")
+    route("/pathway", get_pathway, "GET", PathwayEnvelope)
+    route("/pathway", replace_pathway, "PUT", SavedPathwayEnvelope)
+    route("/pathway/nodes", list_nodes, "GET", NodeListEnvelope)
+    route("/pathway/nodes", create_node, "POST", NodeEnvelope, status=201)
+    route("/pathway/nodes/{nodeId}", get_node, "GET", NodeEnvelope)
+    route("/pathway/nodes/{nodeId}", patch_node, "PATCH", NodeEnvelope)
+    route("/pathway/nodes/{nodeId}", delete_node, "DELETE", NodeDeletedEnvelope)
+    route("/pathway/edges", create_edge, "POST", EdgeEnvelope, status=201)
+    route("/pathway/edges/{edgeId}", patch_edge, "PATCH", EdgeEnvelope)
+    route("/pathway/edges/{edgeId}", delete_edge, "DELETE", DeletedEnvelope)
+    route("/pathway/version", current_version, "GET", PathwayVersionEnvelope)
+    route("/pathway/versions", list_versions, "GET", PathwayVersionListEnvelope)
+    route("/pathway/rollback", rollback, "POST", SavedPathwayEnvelope)
     return router

@@ -37,7 +37,7 @@ from pathweaver.agent.lint import findings_json, lint_pathway
 from pathweaver.agent.pathway import Pathway
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.openapi import answers
-from pathweaver.api.wire import iso
+from pathweaver.api.wire import DeletedEnvelope, iso
 from pathweaver.conversations import Conversations
 from pathweaver.errors import PathweaverError, UserError
 from pathweaver.store.store import Store
@@ -130,19 +130,6 @@ class TestCaseListEnvelope(BaseModel):
     """The project's test cases."""
 
     data: list[TestCaseOut]
-
-
-class DeletedOut(BaseModel):
-    """What was deleted."""
-
-    id: str
-    deleted: bool
-
-
-class DeletedEnvelope(BaseModel):
-    """A test case or suite was deleted."""
-
-    data: DeletedOut
 
 
 class TestSuiteOut(BaseModel):

@@ -12,14 +12,16 @@ saved (400), not only when it is called.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from pathweaver import keys
 from pathweaver.api.auth import Caller, project_caller
-from pathweaver.api.wire import iso
+from pathweaver.api.openapi import answers
+from pathweaver.api.wire import DeletedEnvelope, iso
 from pathweaver.errors import OutboundRefused, UserError
 from pathweaver.store.tools import StoredTool, ToolStore
 from pathweaver.tools.config import McpTool, RestfulTool, parse_tool, type_catalogue
@@ -29,6 +31,88 @@ from pathweaver.tools.restful import PLACEHOLDER
 CallerDep = Annotated[Caller, Depends(project_caller)]
 JsonBody = Annotated[Any, Body()]
 _EDITABLE = ("name", "description", "metadata", "inputSchema", "placeholderMessages")
+
+
+# Response shapes (documentation: api/openapi.py answers()) -------------------------------
+
+
+class RestfulMetadataOut(BaseModel):
+    """The HTTP call a restful tool makes; {{placeholders}} take the model's arguments."""
+
+    url: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    headers: dict[str, str]
+    body: str | dict[str, Any] | list[Any] | None = Field(
+        description="The request body template; null sends the unused arguments as JSON"
+    )
+
+
+class McpMetadataOut(BaseModel):
+    """The MCP server (streamable HTTP) whose tools an mcp tool offers."""
+
+    serverUrl: str
+    headers: dict[str, str]
+
+
+class PlaceholderMessagesOut(BaseModel):
+    """What the caller hears while a tool runs: phrases per language, or one list."""
+
+    messages: list[str] | dict[str, list[str]]
+    defaultLanguage: str | None
+
+
+class _ToolOut(BaseModel):
+    id: str
+    name: str = Field(description="The function name the model calls")
+    description: str
+    inputSchema: dict[str, Any] = Field(description="The JSON Schema of the tool's arguments")
+    placeholderMessages: PlaceholderMessagesOut | None
+    createdAt: str
+    updatedAt: str
+
+
+class RestfulToolOut(_ToolOut):
+    """A tool that calls an HTTP endpoint."""
+
+    type: Literal["restful"]
+    metadata: RestfulMetadataOut
+
+
+class McpToolOut(_ToolOut):
+    """A tool that offers the tools of an external MCP server."""
+
+    type: Literal["mcp"]
+    metadata: McpMetadataOut
+
+
+ToolOut = Annotated[RestfulToolOut | McpToolOut, Field(discriminator="type")]
+
+
+class ToolEnvelope(BaseModel):
+    """A tool config."""
+
+    data: ToolOut
+
+
+class ToolListEnvelope(BaseModel):
+    """The project's tool configs."""
+
+    data: list[ToolOut]
+
+
+class ToolTypeOut(BaseModel):
+    """A kind of tool and the JSON Schema of its metadata."""
+
+    type: Literal["restful", "mcp"]
+    name: str
+    description: str
+    metadataSchema: dict[str, Any]
+
+
+class ToolTypeListEnvelope(BaseModel):
+    """The tool types this server supports."""
+
+    data: list[ToolTypeOut]
 
 
 def tool_json(stored: StoredTool) -> dict[str, Any]:
@@ -116,10 +200,14 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
         return {"data": {"id": toolId, "deleted": True}}
 
     router = APIRouter(prefix="/v1/projects/{projectId}", tags=["tools"])
-    router.add_api_route("/tools", list_tools, methods=["GET"])
-    router.add_api_route("/tools", create_tool, methods=["POST"], status_code=201)
-    router.add_api_route("/tools/types", tool_types, methods=["GET"])
-    router.add_api_route("/tools/{toolId}", get_tool, methods=["GET"])
-    router.add_api_route("/tools/{toolId}", update_tool, methods=["PUT"])
-    router.add_api_route("/tools/{toolId}", delete_tool, methods=["DELETE"])
+    router.add_api_route("/tools", list_tools, methods=["GET"], responses=answers(ToolListEnvelope))
+    router.add_api_route(
+        "/tools", create_tool, methods=["POST"], status_code=201, responses=answers(ToolEnvelope, status=201)
+    )
+    router.add_api_route("/tools/types", tool_types, methods=["GET"], responses=answers(ToolTypeListEnvelope))
+    router.add_api_route("/tools/{toolId}", get_tool, methods=["GET"], responses=answers(ToolEnvelope))
+    router.add_api_route("/tools/{toolId}", update_tool, methods=["PUT"], responses=answers(ToolEnvelope))
+    router.add_api_route(
+        "/tools/{toolId}", delete_tool, methods=["DELETE"], responses=answers(DeletedEnvelope)
+    )
     return router

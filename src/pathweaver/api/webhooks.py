@@ -10,13 +10,14 @@ for the delivery log (every attempt's status, latency and error) and
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.openapi import answers
 from pathweaver.api.wire import iso
 from pathweaver.errors import NotFound
 from pathweaver.lifecycle.payloads import EVENTS
@@ -60,6 +61,98 @@ class SubscribeBody(BaseModel):
 class CheckBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     url: str = Field(min_length=1, max_length=2000)
+
+
+# Response shapes (documentation: api/openapi.py answers()) -------------------------------
+
+
+class WebhookOut(BaseModel):
+    """A webhook subscription: where to post, and for which events."""
+
+    id: str
+    url: str
+    events: list[str] = Field(description=f"Event names: {', '.join(EVENTS)}")
+    createdAt: str
+
+
+class WebhookCreatedOut(WebhookOut):
+    """The subscription, both flat (the n8n trigger reads it so) and under data."""
+
+    data: WebhookOut
+
+
+class WebhookListEnvelope(BaseModel):
+    """The project's webhook subscriptions."""
+
+    data: list[WebhookOut]
+
+
+class WebhookFound(BaseModel):
+    """A subscription for that URL exists."""
+
+    exists: Literal[True]
+    id: str
+
+
+class WebhookMissing(BaseModel):
+    """No subscription for that URL."""
+
+    exists: Literal[False]
+
+
+class WebhookCheckOut(RootModel[WebhookFound | WebhookMissing]):
+    """Whether a subscription for the URL exists, and its id if so."""
+
+
+class WebhookDeletedOut(BaseModel):
+    """The subscription was deleted."""
+
+    success: Literal[True]
+    id: str
+
+
+class DeliveryAttemptOut(BaseModel):
+    """One attempt to send a delivery."""
+
+    attempt: int = Field(description="1 for the first attempt")
+    statusCode: int | None = Field(description="The receiver's HTTP status; null when none came back")
+    latencyMs: int | None
+    error: str | None
+    at: str
+
+
+class DeliveryOut(BaseModel):
+    """One event sent (or to be sent) to one webhook, with its attempts."""
+
+    id: int
+    event: str
+    url: str
+    status: Literal["pending", "sending", "delivered", "failed", "unknown"] = Field(
+        description="unknown: an at-most-once event cut off mid-send, never resent"
+    )
+    attempts: list[DeliveryAttemptOut]
+    lastError: str | None
+    createdAt: str
+    deliveredAt: str | None
+    payload: dict[str, Any] = Field(description="The JSON body sent")
+
+
+class DeliveryListEnvelope(BaseModel):
+    """Recent deliveries, newest first."""
+
+    data: list[DeliveryOut]
+
+
+class WebhookSecretOut(BaseModel):
+    """The secret that signs every delivery."""
+
+    secret: str
+
+
+class WebhookSecretEnvelope(BaseModel):
+    """The project's webhook signing secret."""
+
+    data: WebhookSecretOut
 
 
 def subscription_json(sub: Subscription) -> dict[str, Any]:
@@ -126,18 +219,26 @@ async def rotate_secret(request: Request, projectId: str, caller: CallerDep) -> 
 
 
 def webhook_routers() -> list[APIRouter]:
+    created, checked, deleted = (
+        answers(WebhookCreatedOut),
+        answers(WebhookCheckOut),
+        answers(WebhookDeletedOut),
+    )
+    secret_answer = answers(WebhookSecretEnvelope)
     v1 = APIRouter(prefix="/v1/projects/{projectId}/webhooks", tags=["webhooks"])
-    v1.add_api_route("", subscribe, methods=["POST"])
-    v1.add_api_route("", list_subscriptions, methods=["GET"])
-    v1.add_api_route("/check", check, methods=["POST"])
-    v1.add_api_route("/deliveries", deliveries, methods=["GET"])
-    v1.add_api_route("/secret", secret, methods=["GET"])
-    v1.add_api_route("/secret/rotate", rotate_secret, methods=["POST"])
-    v1.add_api_route("/{webhookId}", unsubscribe, methods=["DELETE"])
+    v1.add_api_route("", subscribe, methods=["POST"], responses=created)
+    v1.add_api_route("", list_subscriptions, methods=["GET"], responses=answers(WebhookListEnvelope))
+    v1.add_api_route("/check", check, methods=["POST"], responses=checked)
+    v1.add_api_route("/deliveries", deliveries, methods=["GET"], responses=answers(DeliveryListEnvelope))
+    v1.add_api_route("/secret", secret, methods=["GET"], responses=secret_answer)
+    v1.add_api_route("/secret/rotate", rotate_secret, methods=["POST"], responses=secret_answer)
+    v1.add_api_route("/{webhookId}", unsubscribe, methods=["DELETE"], responses=deleted)
     legacy = APIRouter(
         prefix="/project/{projectId}/webhooks", tags=["webhooks (deprecated paths)"], deprecated=True
     )
-    legacy.add_api_route("", subscribe, methods=["POST"], name="legacy_subscribe")
-    legacy.add_api_route("/check", check, methods=["POST"], name="legacy_check")
-    legacy.add_api_route("/{webhookId}", unsubscribe, methods=["DELETE"], name="legacy_unsubscribe")
+    legacy.add_api_route("", subscribe, methods=["POST"], name="legacy_subscribe", responses=created)
+    legacy.add_api_route("/check", check, methods=["POST"], name="legacy_check", responses=checked)
+    legacy.add_api_route(
+        "/{webhookId}", unsubscribe, methods=["DELETE"], name="legacy_unsubscribe", responses=deleted
+    )
     return [v1, legacy]

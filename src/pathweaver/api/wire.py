@@ -153,6 +153,19 @@ class ChatCompletionBody(_In):
 # Response shapes (documentation: api/openapi.py answers()) --------------------------
 
 
+class DeletedOut(BaseModel):
+    """What was deleted."""
+
+    id: str
+    deleted: Literal[True]
+
+
+class DeletedEnvelope(BaseModel):
+    """Something was deleted (an edge, a tool, a test case or suite)."""
+
+    data: DeletedOut
+
+
 class UsageOut(BaseModel):
     """Token counts of a turn: -1 each when the model did not report them."""
 
