@@ -35,10 +35,10 @@ def settings(tmp_path, backend) -> Settings:
     )
 
 
-async def drain(client: httpx.AsyncClient, until, timeout: float = 10.0) -> None:
+async def drain(client: httpx.AsyncClient, until, within: float = 10.0) -> None:
     """Let the lifecycle worker run until ``until()`` holds."""
     worker = client._transport.app.state.lifecycle  # type: ignore[attr-defined]
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not until():
         assert asyncio.get_running_loop().time() < deadline, "the lifecycle worker did not finish in time"
         await worker.tick()
@@ -155,31 +155,35 @@ async def test_a_restart_in_the_middle_of_retries_still_delivers(
     # moment between the failed attempt and its shutdown; the second server delivers.
     patient = settings.model_copy(update={"webhook_retry_base": 1.0})
     first = create_app(patient, store=store, model=ScriptedModel())
-    async with first.router.lifespan_context(first):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as http:
-            await configure(http, project, receiver)
-            await http.post(
-                f"/v1/projects/{project.id}/sessions", json={"session_id": "w3"}, headers=project.auth
-            )
-            await http.request(
-                "DELETE",
-                f"/v1/projects/{project.id}/sessions",
-                json={"session_id": "w3"},
-                headers=project.auth,
-            )
-            await drain(http, lambda: len(receiver.received) >= 1)
-            # The receiver answers before the worker records the failed attempt: stopping in
-            # between would leave the delivery claimed for its 2-minute lease, longer than
-            # the second server is given here.
-            deadline = asyncio.get_running_loop().time() + 10
-            while not await attempts_recorded(store, project):
-                assert asyncio.get_running_loop().time() < deadline, "the failed attempt was not recorded"
-                await asyncio.sleep(0.02)
+    async with (
+        first.router.lifespan_context(first),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as http,
+    ):
+        await configure(http, project, receiver)
+        await http.post(
+            f"/v1/projects/{project.id}/sessions", json={"session_id": "w3"}, headers=project.auth
+        )
+        await http.request(
+            "DELETE",
+            f"/v1/projects/{project.id}/sessions",
+            json={"session_id": "w3"},
+            headers=project.auth,
+        )
+        await drain(http, lambda: len(receiver.received) >= 1)
+        # The receiver answers before the worker records the failed attempt: stopping in
+        # between would leave the delivery claimed for its 2-minute lease, longer than
+        # the second server is given here.
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await attempts_recorded(store, project):
+            assert asyncio.get_running_loop().time() < deadline, "the failed attempt was not recorded"
+            await asyncio.sleep(0.02)
     assert receiver.events() == []  # the first attempt failed; the server went away
     second = create_app(settings, store=store, model=ScriptedModel())
-    async with second.router.lifespan_context(second):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://t") as http:
-            await drain(http, lambda: len(receiver.events()) >= 2)
+    async with (
+        second.router.lifespan_context(second),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://t") as http,
+    ):
+        await drain(http, lambda: len(receiver.events()) >= 2)
     assert sorted(receiver.events()) == ["session.ended", "session.finalized"]
 
 
@@ -327,28 +331,30 @@ async def test_a_private_receiver_is_refused_without_the_allow_list(
 ) -> None:
     strict = Settings(data_dir=tmp_path, fake_model=True, lifecycle_poll_interval=0.05)
     app = create_app(strict, store=store, model=ScriptedModel())
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            await http.patch(
-                f"/v1/projects/{project.id}/agent",
-                json={"postSessionWebhook": {"url": "http://10.0.0.8/hook", "events": ["session.ended"]}},
-                headers=project.auth,
-            )
-            await http.post(
-                f"/v1/projects/{project.id}/sessions", json={"session_id": "p1"}, headers=project.auth
-            )
-            ended = await http.request(
-                "DELETE",
-                f"/v1/projects/{project.id}/sessions",
-                json={"session_id": "p1"},
-                headers=project.auth,
-            )
-            assert ended.status_code == 200
-            url = f"/v1/projects/{project.id}/webhooks/deliveries"
-            for _ in range(100):
-                await app.state.lifecycle.tick()
-                log = (await http.get(url, headers=project.auth)).json()["data"]
-                if log and log[0]["attempts"]:
-                    break
-                await asyncio.sleep(0.02)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        await http.patch(
+            f"/v1/projects/{project.id}/agent",
+            json={"postSessionWebhook": {"url": "http://10.0.0.8/hook", "events": ["session.ended"]}},
+            headers=project.auth,
+        )
+        await http.post(
+            f"/v1/projects/{project.id}/sessions", json={"session_id": "p1"}, headers=project.auth
+        )
+        ended = await http.request(
+            "DELETE",
+            f"/v1/projects/{project.id}/sessions",
+            json={"session_id": "p1"},
+            headers=project.auth,
+        )
+        assert ended.status_code == 200
+        url = f"/v1/projects/{project.id}/webhooks/deliveries"
+        for _ in range(100):
+            await app.state.lifecycle.tick()
+            log = (await http.get(url, headers=project.auth)).json()["data"]
+            if log and log[0]["attempts"]:
+                break
+            await asyncio.sleep(0.02)
     assert log[0]["attempts"][0]["error"].startswith("refused")
