@@ -90,6 +90,37 @@ async def test_stream_relays_each_chunk_as_it_arrives(
     assert arrivals[-1][0] - arrivals[0][0] >= 0.4
 
 
+async def test_streams_one_after_another_share_one_connection(
+    mock_llm: MockLLM, http_model: OpenAICompatModel
+) -> None:
+    """A stream read to its end goes back to the pool: no new TCP (or TLS) handshake per turn."""
+    for _ in range(3):
+        events = await events_of(http_model)
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "You said: Hello"
+
+    assert mock_llm.calls == 3
+    assert mock_llm.connections == 1
+
+
+async def test_an_upstream_that_never_ends_its_stream_after_done_still_answers(mock_llm: MockLLM) -> None:
+    """``[DONE]`` ends the reply even when the response itself never ends: the connection is
+    closed instead of reused, and the turn does not wait for the total timeout."""
+    model = client_for(mock_llm, total_timeout=60)
+    mock_llm.push(MockReply(text="one", fault="linger"), MockReply(text="two", fault="linger"))
+    try:
+        async with asyncio.timeout(10):
+            first = await events_of(model)
+            second = await events_of(model)
+            third = await events_of(model)
+    finally:
+        await model.aclose()
+
+    texts = ["".join(e.text for e in events if isinstance(e, TextDelta)) for events in (first, second, third)]
+    assert texts == ["one", "two", "You said: Hello"]
+    assert all(isinstance(events[-1], Finish) and events[-1].reason == "stop" for events in (first, second))
+    assert mock_llm.connections == 3  # the lingering ones could not be reused
+
+
 @pytest.mark.parametrize("cut", [1, 7, 9, 10, 31])
 async def test_line_ends_of_every_kind_split_anywhere_across_reads(cut: int) -> None:
     """CRLF, LF and CR all end a line, even when a read ends between the CR and the LF."""

@@ -17,11 +17,14 @@ between chunks. Faults: ``status`` (with ``headers`` such as ``Retry-After``), a
 ``fault`` = ``"hang"`` (no response at all), ``"hang_stream"`` (headers, then silence),
 ``"cut"`` (connection closed after ``cut_after`` chunks), ``"malformed"`` (a line that is
 not SSE after ``cut_after`` chunks), ``"bad_json"`` (an event whose data is not JSON) and
-``"drop"`` (connection closed before any response).
+``"drop"`` (connection closed before any response), ``"linger"`` (the whole stream, then
+the response never ends: no last HTTP chunk after ``[DONE]``).
 
-It records every request, counts chat calls and prompt bytes (request body sizes), and
-counts the streams a client abandoned (``disconnects``), so tests can see cancellation
-reach the upstream. ``reject`` lists request features answered with 400, to exercise
+Connections are kept alive, streams included (as OpenAI's API does): a stream that ends
+with its last HTTP chunk leaves the connection open for the next request. It records every
+request, counts chat calls, prompt bytes (request body sizes) and the connections clients
+opened (``connections``), and counts the streams a client abandoned (``disconnects``), so
+tests can see cancellation reach the upstream. ``reject`` lists request features answered with 400, to exercise
 fallbacks: ``"json_schema"``, ``"json_object"``, ``"tool_choice"``, ``"stream_options"``.
 """
 
@@ -38,7 +41,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Fault = Literal["hang", "hang_stream", "cut", "malformed", "bad_json", "drop"]
+Fault = Literal["hang", "hang_stream", "cut", "malformed", "bad_json", "drop", "linger"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class MockLLM:
         self.calls = 0
         self.prompt_bytes = 0
         self.disconnects = 0
+        self.connections = 0
         self._script: deque[Script] = deque()
         self._disconnected = threading.Event()
         self._ids = itertools.count(1)
@@ -167,6 +171,7 @@ class MockLLM:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
+        self.connections += 1
         try:
             while True:
                 request = await _read_request(reader)
@@ -216,8 +221,7 @@ class MockLLM:
         if reply.status != 200:
             return await _send_error(writer, reply.status, reply.error, "server_error", None, reply.headers)
         if body.get("stream"):
-            await self._stream(body, reply, len(request.body), reader, writer)
-            return False
+            return await self._stream(body, reply, len(request.body), reader, writer)
         return await _send_json(writer, 200, self._completion(body, reply, len(request.body)))
 
     def _rejected(self, body: dict[str, Any]) -> str | None:
@@ -301,19 +305,21 @@ class MockLLM:
         prompt_bytes: int,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-    ) -> None:
+    ) -> bool:
+        """Stream the reply; return whether the connection stays open (it ended as it should)."""
         head = (
             "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
-            "transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+            "transfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n"
         )
         writer.write(head.encode())
-        # The client sends nothing more on this connection: EOF means it hung up.
+        # The client sends nothing more on this connection until the response ends: EOF
+        # means it hung up.
         hangup = asyncio.ensure_future(_eof(reader))
         try:
             if reply.fault == "hang_stream":
                 await hangup
                 self._note_disconnect()
-                return
+                return False
             events = [f"data: {json.dumps(c)}\n\n" for c in self._chunks(body, reply, prompt_bytes)]
             events.append("data: [DONE]\n\n")
             for number, event in enumerate(events):
@@ -326,18 +332,23 @@ class MockLLM:
                         writer.write(_http_chunk('data: {"choices": [{"delta": {"content": "trunc\n\n'))
                     await writer.drain()
                     writer.transport.abort()
-                    return
+                    return False
                 if number and reply.gap:
                     await asyncio.wait({hangup}, timeout=reply.gap)
                 if hangup.done():
                     self._note_disconnect()
-                    return
+                    return False
                 writer.write(_http_chunk(event))
                 await writer.drain()
+            if reply.fault == "linger":
+                await hangup
+                return False
             writer.write(b"0\r\n\r\n")
             await writer.drain()
+            return not hangup.done()
         except ConnectionError:
             self._note_disconnect()
+            return False
         finally:
             hangup.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -43,7 +43,7 @@ from pathweaver.llm.base import (
     ToolSpec,
     collect,
 )
-from pathweaver.llm.openai_stream import error_message, json_events, sse_events
+from pathweaver.llm.openai_stream import StreamState, error_message, json_events, sse_events
 from pathweaver.llm.schema import parse_object
 
 KEY_SETTING = "PATHWEAVER_LLM_API_KEY"
@@ -69,6 +69,9 @@ StructuredMode = Literal["json_schema", "tool", "json_object"]
 #: Tried in this order; the first form an upstream accepts is kept for the instance.
 STRUCTURED_MODES: tuple[StructuredMode, ...] = ("json_schema", "tool", "json_object")
 
+#: Seconds to wait after a stream's ``[DONE]`` for its body to end (see ``sse_events``):
+#: the last HTTP chunk normally comes with ``[DONE]`` or right after it.
+SETTLE_AFTER_DONE = 0.1
 _RETRY_STATUSES = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 
 
@@ -132,6 +135,10 @@ class OpenAICompatModel:
         self._usage_option: bool | None = None
         self._structured_mode: StructuredMode = STRUCTURED_MODES[0]
         self._structured_confirmed = False
+        #: How long to wait, after ``[DONE]``, for a stream's body to end so that its
+        #: connection can be reused; 0 from the first time an upstream lets a body linger
+        #: (such an upstream would cost every turn this wait).
+        self._settle = SETTLE_AFTER_DONE
 
     # The Model protocol -------------------------------------------------------------
 
@@ -222,9 +229,11 @@ class OpenAICompatModel:
         else:
             if "stream_options" in body:
                 self._usage_option = True
+        state: StreamState | None = None
         try:
             if "text/event-stream" in response.headers.get("content-type", ""):
-                events = sse_events(response, deadline)
+                state = StreamState()
+                events = sse_events(response, deadline, settle=self._settle, state=state)
             else:
                 events = json_events(response, deadline)
             async for event in events:
@@ -232,6 +241,8 @@ class OpenAICompatModel:
         except (httpx.TransportError, TimeoutError) as error:
             raise _stream_error(error) from None
         finally:
+            if state is not None and state.lingered:
+                self._settle = 0.0
             await response.aclose()
 
     async def _open(self, body: dict[str, Any], deadline: float) -> httpx.Response:

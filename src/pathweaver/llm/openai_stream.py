@@ -27,6 +27,9 @@ class StreamState:
     usage: Usage | None = None
     tool_ids: list[str | None] = field(default_factory=list)
     done: bool = False
+    #: The body went on after ``[DONE]`` (or did not end within ``settle``): its connection
+    #: cannot go back to the pool.
+    lingered: bool = False
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -57,18 +60,29 @@ async def _lines(response: httpx.Response, deadline: float) -> AsyncIterator[str
         yield pending.removesuffix("\r")
 
 
-async def sse_events(response: httpx.Response, deadline: float) -> AsyncIterator[ChatEvent]:
-    """Parse server-sent events as they arrive; yield each delta at once."""
-    state = StreamState()
+async def sse_events(
+    response: httpx.Response, deadline: float, *, settle: float = 0.0, state: StreamState | None = None
+) -> AsyncIterator[ChatEvent]:
+    """Parse server-sent events as they arrive; yield each delta at once.
+
+    After ``[DONE]``, wait up to ``settle`` seconds for the body to end (its last, empty
+    HTTP chunk is usually in the same read) before yielding the finish: a response read to
+    its end lets httpx put the connection back in its pool, so the next call skips a TCP
+    (and TLS) handshake. ``settle=0`` closes the connection at ``[DONE]``.
+    """
+    state = state if state is not None else StreamState()
     data: list[str] = []
     kind = "message"
-    async for line in _lines(response, deadline):
+    lines = _lines(response, deadline)
+    async for line in lines:
         if line == "":
             if data:
                 for event in _sse_payload(kind, "\n".join(data), state):
                     yield event
             data, kind = [], "message"
             if state.done:
+                if settle > 0:
+                    state.lingered = not await _ended(lines, settle)
                 break
             continue
         if line.startswith(":"):
@@ -93,6 +107,18 @@ async def sse_events(response: httpx.Response, deadline: float) -> AsyncIterator
             "the upstream stream ended before the reply was complete (no finish_reason, no [DONE])"
         )
     yield Finish(reason=_final_reason(state), usage=state.usage)
+
+
+async def _ended(lines: AsyncIterator[str], settle: float) -> bool:
+    """Whether the body ends, with nothing but blank lines, within ``settle`` seconds."""
+    try:
+        async with asyncio.timeout(settle):
+            async for line in lines:
+                if line.strip():
+                    return False
+    except TimeoutError:
+        return False
+    return True
 
 
 def _sse_payload(kind: str, data: str, state: StreamState) -> list[ChatEvent]:
