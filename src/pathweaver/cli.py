@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -19,6 +19,9 @@ from pathweaver.config import Settings
 from pathweaver.errors import PathweaverError
 from pathweaver.store.store import Store
 from pathweaver.testing import cli as testing_cli
+
+if TYPE_CHECKING:
+    from pathweaver.agent.validation import Report
 
 app = typer.Typer(help="Pathweaver: a self-hosted server for conversational agents built as pathways.")
 project_app = typer.Typer(help="Create and list projects.")
@@ -61,10 +64,25 @@ def examples_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def _load_agent_file(path: Path) -> tuple[AgentConfig, Pathway]:
+def _valid_agent_file(path: Path) -> tuple[AgentConfig, Pathway, Report]:
+    """Read and validate an agent file, as the API's save does; on a problem, print every
+    error and exit 1 (nothing is stored)."""
     from pathweaver.agent.files import read_agent_file
+    from pathweaver.agent.validation import ensure_valid
 
-    return read_agent_file(path)
+    try:
+        agent, pathway = read_agent_file(path)
+        return agent, pathway, ensure_valid(pathway, agent)
+    except PathweaverError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        for item in exc.details.get("errors", [])[1:]:
+            typer.echo(f"error: {item['message']}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _warn(report: Report) -> None:
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning.message}", err=True)
 
 
 # serve ---------------------------------------------------------------------------------
@@ -110,7 +128,9 @@ async def _first_run(store: Store, host: str, port: int) -> str | None:
     folder = examples_dir()
     example = folder / DEMO_EXAMPLE if folder else None
     if example is not None and example.is_file():
-        agent, pathway = _load_agent_file(example)
+        from pathweaver.agent.files import read_agent_file
+
+        agent, pathway = read_agent_file(example)
         name = "Demo: restaurant booking"
     else:
         agent, pathway, name = AgentConfig(name="Demo"), default_pathway(), "Demo"
@@ -147,13 +167,14 @@ def project_create(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Create a project and a project key (sk_), shown once."""
+    """Create a project and a project key (sk_), shown once.
+
+    ``--from`` validates the file as ``pathway import`` does: a file with errors creates
+    nothing.
+    """
+    report: Report | None = None
     if from_file is not None:
-        try:
-            agent, pathway = _load_agent_file(from_file)
-        except PathweaverError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(1) from None
+        agent, pathway, report = _valid_agent_file(from_file)
     else:
         agent, pathway = AgentConfig(name=name[:128]), default_pathway()
 
@@ -163,6 +184,8 @@ def project_create(
         return project.id, key
 
     project_id, key = _run(_settings(data_dir), action)
+    if report is not None:
+        _warn(report)
     if as_json:
         typer.echo(json.dumps({"projectId": project_id, "apiKey": key}))
     else:
@@ -270,16 +293,7 @@ def pathway_import(
     data_dir: DataDir = None,
 ) -> None:
     """Validate an agent file and save it: the agent config, and the pathway as a new version."""
-    from pathweaver.agent.validation import ensure_valid
-
-    try:
-        agent, pathway = _load_agent_file(file)
-        report = ensure_valid(pathway, agent)
-    except PathweaverError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        for item in exc.details.get("errors", [])[1:]:
-            typer.echo(f"error: {item['message']}", err=True)
-        raise typer.Exit(1) from None
+    agent, pathway, report = _valid_agent_file(file)
 
     async def action(store: Store) -> int:
         await store.projects.save_agent(project, agent)
@@ -289,8 +303,7 @@ def pathway_import(
         return saved.version
 
     version = _run(_settings(data_dir), action)
-    for warning in report.warnings:
-        typer.echo(f"warning: {warning.message}", err=True)
+    _warn(report)
     typer.echo(f"saved pathway version {version}")
 
 
