@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -24,16 +24,20 @@ GONE: Any = object()
 
 
 class EventPump(Generic[T]):
-    def __init__(self, source: AsyncIterator[T]):
+    """``keep``: only the items it accepts are handed over (a reader that wants the turn's
+    result alone is not woken for each of the reply's fragments)."""
+
+    def __init__(self, source: AsyncIterator[T], keep: Callable[[T], bool] | None = None):
         self._queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
-        self._task = asyncio.create_task(self._run(source))
+        self._task = asyncio.create_task(self._run(source, keep))
         self._stopped = False
 
-    async def _run(self, source: AsyncIterator[T]) -> None:
+    async def _run(self, source: AsyncIterator[T], keep: Callable[[T], bool] | None) -> None:
         try:
             async with contextlib.aclosing(source):  # type: ignore[type-var]
                 async for item in source:
-                    await self._queue.put((item, None))
+                    if keep is None or keep(item):
+                        self._queue.put_nowait((item, None))
         except Exception as exc:
             await self._queue.put((None, exc))
             return

@@ -225,7 +225,7 @@ async def chat_completions(
         )
         # The turn runs in its own task (see api/pump.py): the handler can send heartbeats,
         # and a client that disconnects while it waits cancels the turn and the model call.
-        pump: EventPump[ChatEvent] = EventPump(events)
+        pump: EventPump[ChatEvent] = EventPump(events, keep=None if body.stream else _is_result)
         watcher = asyncio.create_task(watch_disconnect(request.receive, pump))
         primed: list[ChatEvent] = []
         try:
@@ -264,6 +264,10 @@ async def chat_completions(
         media_type="text/event-stream",
         headers={**headers, **SSE_HEADERS},
     )
+
+
+def _is_result(event: ChatEvent) -> bool:
+    return isinstance(event, TurnResult)
 
 
 class ClosingStreamingResponse(StreamingResponse):
