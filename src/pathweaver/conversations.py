@@ -372,7 +372,10 @@ class Conversations:
             lock = asyncio.Lock()
             self._locks[key] = lock
         try:
-            await asyncio.wait_for(lock.acquire(), timeout=max(0.0, deadline - time.monotonic()))
+            # ``asyncio.timeout``, not ``wait_for``: on Python 3.11 the latter makes a task
+            # per call, and a free lock is taken at once either way.
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await lock.acquire()
         except TimeoutError:
             raise busy from None
         lease = _Lease(secrets.token_hex(8))

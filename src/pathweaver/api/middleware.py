@@ -67,7 +67,10 @@ class BodyLimit:
                 message = await receive()
             else:
                 try:
-                    message = await asyncio.wait_for(receive(), self.read_timeout)
+                    # ``asyncio.timeout``, not ``wait_for``: on Python 3.11 the latter makes
+                    # a task per read.
+                    async with asyncio.timeout(self.read_timeout):
+                        message = await receive()
                 except TimeoutError:
                     raise _TooSlow(self.read_timeout) from None
             if message["type"] == "http.request":

@@ -1,0 +1,63 @@
+"""Turns on one session within one worker: they queue in order, and a turn that waits longer
+than ``session_lock_timeout`` gets 409 with Retry-After, changing nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+
+from pathweaver.api.app import create_app
+from pathweaver.llm.base import ChatEvent, ChatRequest
+from pathweaver.llm.scripted import ScriptedModel
+from tests.api.test_chat import chat, stored_messages, user
+from tests.conftest import Project
+
+
+class GatedModel(ScriptedModel):
+    """Holds every call until ``gate`` opens; ``entered`` is set when a call is waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        self.entered.set()
+        await self.gate.wait()
+        async for event in super().stream(request):
+            yield event
+
+
+async def test_a_turn_that_waits_too_long_for_the_session_gets_409(settings, store, project: Project) -> None:
+    model = GatedModel()
+    app = create_app(settings.model_copy(update={"session_lock_timeout": 0.2}), store=store, model=model)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        first = asyncio.create_task(chat(client, project, [user("first")], session="q"))
+        await asyncio.wait_for(model.entered.wait(), 10)
+
+        second = await chat(client, project, [user("second")], session="q")
+
+        assert second.status_code == 409
+        assert "another turn on this session is still running" in second.json()["error"]["message"]
+        assert float(second.headers["retry-after"]) >= 1
+        model.gate.set()
+        assert (await first).status_code == 200
+        third = await chat(client, project, [user("third")], session="q")
+        assert third.status_code == 200
+        contents = [m["content"] for m in await stored_messages(client, project, "q") if m["role"] == "user"]
+        assert contents == ["first", "third"]
+
+
+async def test_turns_sent_together_on_one_session_all_answer_and_all_are_stored(
+    client, project: Project
+) -> None:
+    answers = await asyncio.gather(*(chat(client, project, [user(f"n{i}")], session="o") for i in range(5)))
+
+    assert [a.status_code for a in answers] == [200] * 5
+    stored = [m["content"] for m in await stored_messages(client, project, "o") if m["role"] == "user"]
+    assert sorted(stored) == [f"n{i}" for i in range(5)] and len(stored) == 5
