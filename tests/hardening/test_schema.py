@@ -3,7 +3,9 @@
 Every operation of ``/openapi.json`` (all three path generations) is called with data
 generated from its schema, valid and deliberately invalid, in the examples, coverage,
 fuzzing and stateful phases, with a valid API key and the real project id in the path, so
-requests reach the handlers instead of stopping at authentication. The run happens once per
+requests reach the handlers instead of stopping at authentication; the project has a
+knowledge base whose id is given too, so the knowledge routes (the multipart dataset upload
+included) reach their handlers instead of answering 404. The run happens once per
 module (schemathesis' engine, as its CLI runs it); each test below reads the checks it
 cares about from that run.
 
@@ -45,6 +47,7 @@ from schemathesis.python import asgi
 
 from pathweaver.api.app import create_app
 from pathweaver.config import Settings
+from pathweaver.knowledge.embeddings import embedders_from_settings
 from pathweaver.store.store import Store
 from tests.conftest import Project, make_project
 
@@ -67,47 +70,59 @@ REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422"
 Failure = tuple[str, int | None, str, str]  # operation, status code, what schemathesis says, request
 
 
-def _prepare(data_dir: Path) -> tuple[Settings, Project]:
+def _prepare(data_dir: Path) -> tuple[Settings, Project, str]:
+    """Settings, the project, and its knowledge base (so that the fuzzing of the knowledge
+    routes, the dataset upload included, reaches their handlers)."""
     # Rate limits off: the fuzzing sends thousands of requests with one key and must reach the
     # handlers; the limiter has tests of its own (test_ratelimit.py).
     settings = Settings(
         data_dir=data_dir, fake_model=True, rate_limit_key_per_minute=0, rate_limit_project_per_minute=0
     )
 
-    async def make() -> Project:
+    async def make() -> tuple[Project, str]:
         store = await Store.open(settings)
         try:
-            return await make_project(store, "fuzzed")
+            project = await make_project(store, "fuzzed")
+            base = await store.knowledge.create_base(
+                project.id,
+                name="fuzzed",
+                type="pgvector",
+                embedding_model_name=embedders_from_settings(settings).default_model(),
+                chunk_size=500,
+                chunk_overlap=50,
+            )
+            return project, base.id
         finally:
             await store.close()
 
-    return settings, asyncio.run(make())
+    return settings, *asyncio.run(make())
 
 
 @pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Project]]:
-    """The app (owning its SQLite store, with the scripted model) and the project it serves.
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Project, str]]:
+    """The app (owning its SQLite store, with the scripted model), the project it serves and
+    the project's knowledge base.
 
     Hypothesis keeps caches in ``./.hypothesis``; they go to a temporary folder instead, so
     the run leaves nothing in the working tree.
     """
-    settings, project = _prepare(tmp_path_factory.mktemp("schemathesis"))
+    settings, project, kb_id = _prepare(tmp_path_factory.mktemp("schemathesis"))
     configuration.set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
     try:
-        yield create_app(settings), project
+        yield create_app(settings), project, kb_id
     finally:
         asgi.shutdown_lifespans()
         configuration.set_hypothesis_home_dir(None)
 
 
 @pytest.fixture(scope="module")
-def run(fuzzed: tuple[FastAPI, Project]) -> dict[str, Any]:
+def run(fuzzed: tuple[FastAPI, Project, str]) -> dict[str, Any]:
     """Failures per check, the engine's errors, and how many checks ran."""
-    app, project = fuzzed
+    app, project, kb_id = fuzzed
     config = schemathesis.Config.from_dict(
         {
             "headers": {"Authorization": f"Bearer {project.key}"},
-            "parameters": {"projectId": project.id},
+            "parameters": {"projectId": project.id, "kbId": kb_id},
             "generation": {"max-examples": EXAMPLES, "database": "none", "mode": "all"},
             "phases": {"stateful": {"max-steps": 8}},
             "checks": {
@@ -169,8 +184,8 @@ def test_responses_match_their_declared_content_type_schema_and_headers(run: dic
         assert failures == [], f"{check}:\n" + "\n".join(map(str, failures))
 
 
-def test_streamed_completions_are_documented_as_event_streams(fuzzed: tuple[FastAPI, Project]) -> None:
-    app, _ = fuzzed
+def test_streamed_completions_are_documented_as_event_streams(fuzzed: tuple[FastAPI, Project, str]) -> None:
+    app, _, _ = fuzzed
     for path, item in app.openapi()["paths"].items():
         if path.endswith("/chat/completions"):
             assert "text/event-stream" in item["post"]["responses"]["200"]["content"], path
@@ -217,6 +232,6 @@ def undeclared_responses(document: dict[str, Any]) -> list[str]:
     return sorted(missing)
 
 
-def test_every_operation_declares_its_success_schema(fuzzed: tuple[FastAPI, Project]) -> None:
-    app, _ = fuzzed
+def test_every_operation_declares_its_success_schema(fuzzed: tuple[FastAPI, Project, str]) -> None:
+    app, _, _ = fuzzed
     assert undeclared_responses(app.openapi()) == []

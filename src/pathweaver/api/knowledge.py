@@ -158,6 +158,28 @@ def base_json(base: KnowledgeBase) -> dict[str, Any]:
     }
 
 
+#: The upload's body, for the OpenAPI document: the handler reads the form itself (to hold
+#: its size limits while it streams), so FastAPI cannot derive it from a parameter.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["dataset"],
+                "properties": {
+                    "dataset": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The file: .txt, .md, .csv, .pdf or .docx, named with its extension",
+                    }
+                },
+            }
+        }
+    },
+}
+
+
 def dataset_json(request: Request, project_id: str, dataset: Dataset) -> dict[str, Any]:
     file_url = request.url_for(
         "dataset_file", projectId=project_id, kbId=dataset.knowledge_base_id, datasetId=dataset.id
@@ -335,7 +357,13 @@ def knowledge_router(*, max_dataset_bytes: int = DEFAULT_MAX_DATASET_BYTES) -> A
         "", create_base, methods=["POST"], status_code=201, responses=answers(KnowledgeBaseCreated, 201)
     )
     router.add_api_route("/{kbId}/query", query, methods=["GET"], responses=answers(ChunkList))
-    router.add_api_route("/{kbId}/datasets", upload, methods=["POST"], responses=answers(DatasetUploaded))
+    router.add_api_route(
+        "/{kbId}/datasets",
+        upload,
+        methods=["POST"],
+        responses=answers(DatasetUploaded),
+        openapi_extra={"requestBody": UPLOAD_BODY},
+    )
     router.add_api_route("/{kbId}/datasets", list_datasets, methods=["GET"], responses=answers(DatasetList))
     router.add_api_route(
         "/{kbId}/datasets/{datasetId}", delete_dataset, methods=["DELETE"], responses=answers(DatasetDeleted)
