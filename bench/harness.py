@@ -132,6 +132,8 @@ class ArmRun:
     cpu: float = 0.0
     calls: int = 0
     prompt_bytes: int = 0
+    connections: int = 0
+    """Connections opened to the mock while this arm ran (counted with ``count_calls``)."""
 
     @property
     def ok(self) -> list[Sample]:
@@ -274,6 +276,7 @@ class Harness:
                         after = self.mock.counters()
                         run.calls += after.calls - counted.calls
                         run.prompt_bytes += after.prompt_bytes - counted.prompt_bytes
+                        run.connections += after.connections - counted.connections
                     run.rounds.append(block)
                     run.samples += block
                     for sample in block:

@@ -13,7 +13,8 @@ no state has to be sent to the child:
 * a request offering ``pathway_transition`` whose system prompt holds ``[bench:go]`` gets a
   call of that tool, choosing its first option; any other request gets text.
 
-The parent reads the mock's counters (chat calls, prompt bytes, abandoned streams) and the
+The parent reads the mock's counters (chat calls, prompt bytes, abandoned streams,
+connections opened) and the
 kind and size of every request since the last drain, as JSON lines over the child's
 stdin and stdout.
 """
@@ -115,6 +116,8 @@ class Counters:
     calls: int
     prompt_bytes: int
     disconnects: int
+    connections: int
+    """TCP connections clients opened to the mock (kept-alive ones are counted once)."""
 
 
 def serve() -> None:
@@ -137,7 +140,7 @@ def serve() -> None:
         for line in sys.stdin:
             command = line.strip()
             if command == "counters":
-                answer: Any = [mock.calls, mock.prompt_bytes, mock.disconnects]
+                answer: Any = [mock.calls, mock.prompt_bytes, mock.disconnects, mock.connections]
             elif command == "drain":
                 taken, mock.requests = mock.requests, []
                 answer = [

@@ -42,6 +42,10 @@ def _cpu_per(run: ArmRun) -> float:
     return run.cpu / len(run.samples) if run.samples else float("nan")
 
 
+def _per(count: int, turns: int) -> str:
+    return f"{count / turns:.2f}" if turns else "n/a"
+
+
 def _wrong_content(run: ArmRun, expected: str) -> int:
     return sum(1 for s in run.ok if s.content != expected)
 
@@ -137,6 +141,12 @@ async def added_latency(h: Harness, plan: Plan) -> tuple[list[Row], dict[str, fl
             "1",
         ),
         Row(
+            "M1",
+            "connections opened to the model per turn: null relay / Pathweaver",
+            f"{_per(relay.connections, len(relay.samples))} / {_per(ours.connections, turns)}",
+            "0 (kept alive)",
+        ),
+        Row(
             "M3",
             "replies different from the mock's (non-streaming)",
             str(sum(_wrong_content(r, expected) for r in runs.values())),
@@ -153,6 +163,11 @@ async def added_latency(h: Harness, plan: Plan) -> tuple[list[Row], dict[str, fl
         rounds_kept=len(keep),
         drift=drift,
         calls_per_turn=ours.calls / turns if turns else None,
+        connections_per_turn={
+            "null relay": relay.connections,
+            "pathweaver": ours.connections,
+            "turns": turns,
+        },
     )
     rows += await _concurrent(h, plan, content)
     return rows, {"drift": drift}
