@@ -45,6 +45,19 @@ async def drain(client: httpx.AsyncClient, until, within: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def delivery_log(client: httpx.AsyncClient, project: Project, until, within: float = 10.0) -> list:
+    """The deliveries log once ``until(log)`` holds: the receiver answers before the worker
+    records the attempt, so a test that saw the request arrive may read the log too early."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        log = (
+            await client.get(f"/v1/projects/{project.id}/webhooks/deliveries", headers=project.auth)
+        ).json()["data"]
+        if until(log) or asyncio.get_running_loop().time() > deadline:
+            return log
+        await asyncio.sleep(0.02)
+
+
 async def attempts_recorded(store: Store, project: Project) -> int:
     return sum(len(row["attempts"]) for row in await store.lifecycle.deliveries(project.id))
 
@@ -118,9 +131,7 @@ async def test_end_fires_ended_then_finalized_with_the_documented_payloads(
     for request in receiver.received:
         assert verify(secret, request["raw"], request["headers"]["X-Pathweaver-Signature"])
     assert receiver.received[1]["headers"]["X-Team"] == "ops"
-    log = (await client.get(f"/v1/projects/{project.id}/webhooks/deliveries", headers=project.auth)).json()[
-        "data"
-    ]
+    log = await delivery_log(client, project, until=lambda log: all(d["status"] == "delivered" for d in log))
     assert {d["status"] for d in log} == {"delivered"}
     assert all(d["attempts"][0]["statusCode"] == 200 for d in log)
 
@@ -139,9 +150,7 @@ async def test_a_receiver_failing_twice_gets_exactly_one_success(
     await drain(client, lambda: True)
     assert receiver.events().count("session.ended") == 1
     assert receiver.events().count("session.finalized") == 1
-    log = (await client.get(f"/v1/projects/{project.id}/webhooks/deliveries", headers=project.auth)).json()[
-        "data"
-    ]
+    log = await delivery_log(client, project, until=lambda log: all(d["status"] == "delivered" for d in log))
     attempts = sum(len(d["attempts"]) for d in log)
     assert attempts == 4, "two failures, then one success per event"
     assert any(a["error"] == "the receiver answered 500" for d in log for a in d["attempts"])
