@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,13 +63,20 @@ def model() -> ScriptedModel:
     return ScriptedModel()
 
 
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app``, in-process, with the app's start-up and shutdown around it."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pathweaver.test") as http,
+    ):
+        yield http
+
+
 @pytest.fixture
 async def client(settings: Settings, store: Store, model: ScriptedModel) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, store=store, model=model)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://pathweaver.test") as http:
-            yield http
+    async with served(create_app(settings, store=store, model=model)) as http:
+        yield http
 
 
 async def make_project(

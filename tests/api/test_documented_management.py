@@ -21,7 +21,7 @@ from pathweaver.config import LLMTarget, Settings
 from pathweaver.llm.scripted import ScriptedModel
 from pathweaver.store.schema import utcnow, webhook_attempts, webhook_deliveries
 from pathweaver.store.store import Store
-from tests.conftest import Project
+from tests.conftest import Project, served
 from tests.documented import assert_documented
 
 V1 = "/v1/projects/{projectId}"
@@ -35,11 +35,8 @@ async def targeted(
     """The app with a named model target, so an unknown one is a warning (never called here)."""
     target = LLMTarget(base_url="http://127.0.0.1:9/v1", model="fast")
     tuned = settings.model_copy(update={"fake_model": False, "llm_targets": {"fast": target}})
-    app = create_app(tuned, store=store, model=model)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://pathweaver.test") as http:
-            yield http
+    async with served(create_app(tuned, store=store, model=model)) as http:
+        yield http
 
 
 async def call(

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import httpx
-
 from pathweaver.api.app import create_app
 from pathweaver.llm.base import ChatEvent, ChatRequest
 from pathweaver.llm.scripted import ScriptedModel
 from tests.api.test_chat import chat, stored_messages, user
-from tests.conftest import Project
+from tests.conftest import Project, served
 
 
 class GatedModel(ScriptedModel):
@@ -33,10 +31,7 @@ class GatedModel(ScriptedModel):
 async def test_a_turn_that_waits_too_long_for_the_session_gets_409(settings, store, project: Project) -> None:
     model = GatedModel()
     app = create_app(settings.model_copy(update={"session_lock_timeout": 0.2}), store=store, model=model)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with served(app) as client:
         first = asyncio.create_task(chat(client, project, [user("first")], session="q"))
         await asyncio.wait_for(model.entered.wait(), 10)
 

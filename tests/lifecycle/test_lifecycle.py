@@ -12,7 +12,7 @@ from pathweaver.config import Settings
 from pathweaver.lifecycle.delivery import verify
 from pathweaver.llm.scripted import ScriptedModel
 from pathweaver.store.store import Store
-from tests.conftest import Project
+from tests.conftest import Project, served
 from tests.lifecycle.conftest import Receiver
 
 
@@ -164,10 +164,7 @@ async def test_a_restart_in_the_middle_of_retries_still_delivers(
     # moment between the failed attempt and its shutdown; the second server delivers.
     patient = settings.model_copy(update={"webhook_retry_base": 1.0})
     first = create_app(patient, store=store, model=ScriptedModel())
-    async with (
-        first.router.lifespan_context(first),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as http,
-    ):
+    async with served(first) as http:
         await configure(http, project, receiver)
         await http.post(
             f"/v1/projects/{project.id}/sessions", json={"session_id": "w3"}, headers=project.auth
@@ -188,10 +185,7 @@ async def test_a_restart_in_the_middle_of_retries_still_delivers(
             await asyncio.sleep(0.02)
     assert receiver.events() == []  # the first attempt failed; the server went away
     second = create_app(settings, store=store, model=ScriptedModel())
-    async with (
-        second.router.lifespan_context(second),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://t") as http,
-    ):
+    async with served(second) as http:
         await drain(http, lambda: len(receiver.events()) >= 2)
     assert sorted(receiver.events()) == ["session.ended", "session.finalized"]
 
@@ -340,10 +334,7 @@ async def test_a_private_receiver_is_refused_without_the_allow_list(
 ) -> None:
     strict = Settings(data_dir=tmp_path, fake_model=True, lifecycle_poll_interval=0.05)
     app = create_app(strict, store=store, model=ScriptedModel())
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-    ):
+    async with served(app) as http:
         await http.patch(
             f"/v1/projects/{project.id}/agent",
             json={"postSessionWebhook": {"url": "http://10.0.0.8/hook", "events": ["session.ended"]}},
