@@ -22,9 +22,9 @@ import asyncio
 import json
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from alembic import command
 from alembic.config import Config
@@ -32,7 +32,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pathweaver.errors import StorageBusy
-from pathweaver.store.inline_sqlite import InlineConnection
+from pathweaver.store.inline_sqlite import InlineConnection, InlineEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -73,7 +73,9 @@ def make_engine(
     return engine
 
 
-def make_turn_engine(engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
+def make_turn_engine(
+    engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL"
+) -> AsyncEngine | InlineEngine:
     """The engine for a turn's short statements: on SQLite, one that runs them on the event
     loop's thread (``store/inline_sqlite.py``), sharing ``engine``'s database and writer
     queue; ``engine`` itself elsewhere (asyncpg is natively async) and for in-memory SQLite.
@@ -81,13 +83,13 @@ def make_turn_engine(engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL")
     path = engine.url.database
     if engine.dialect.name != "sqlite" or not path or path == ":memory:" or "mode=memory" in str(engine.url):
         return engine
-    turn_engine = create_async_engine(
-        engine.url,
-        echo=engine.echo,
-        async_creator=lambda: InlineConnection(path, SQLITE_BUSY_TIMEOUT_MS / 1000),
+    turn_engine = InlineEngine(
+        path,
+        busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+        synchronous=sqlite_synchronous,
         json_serializer=_dumps,
+        echo=engine.echo,
     )
-    _configure_sqlite(turn_engine, sqlite_synchronous, 0)
     _writers[turn_engine.sync_engine] = _writers.setdefault(engine.sync_engine, asyncio.Lock())
     return turn_engine
 
@@ -117,13 +119,24 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str, busy_timeout_ms: in
 _writers: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
+#: An engine the store runs statements on: SQLAlchemy's asyncio engine, or the inline one.
+AnyEngine = AsyncEngine | InlineEngine
+#: A connection in a transaction of either (both ``await conn.execute(statement, params)``).
+AnyConnection = AsyncConnection | InlineConnection
+
+
+@overload
+def write_transaction(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]: ...
+@overload
+def write_transaction(engine: AnyEngine) -> AbstractAsyncContextManager[AnyConnection]: ...
 @asynccontextmanager
-async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def write_transaction(engine: AnyEngine) -> AsyncIterator[Any]:
     """A transaction that will write: ``BEGIN IMMEDIATE`` on SQLite, plain on PostgreSQL.
 
     On SQLite, this process's writers take turns in arrival order (see the module docstring).
     """
     if engine.dialect.name != "sqlite":
+        assert isinstance(engine, AsyncEngine)
         async with engine.connect() as conn:
             conn = await conn.execution_options(pathweaver_write=True)
             async with conn.begin():
@@ -138,6 +151,10 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     except TimeoutError:
         raise StorageBusy("the database is busy with other writes; retry shortly", retry_after=1.0) from None
     try:
+        if isinstance(engine, InlineEngine):
+            async with engine.transaction(write=True) as inline:
+                yield inline
+            return
         async with engine.connect() as conn:
             conn = await conn.execution_options(pathweaver_write=True)
             async with conn.begin():
@@ -146,8 +163,16 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         lock.release()
 
 
+@overload
+def read_transaction(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]: ...
+@overload
+def read_transaction(engine: AnyEngine) -> AbstractAsyncContextManager[AnyConnection]: ...
 @asynccontextmanager
-async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def read_transaction(engine: AnyEngine) -> AsyncIterator[Any]:
+    if isinstance(engine, InlineEngine):
+        async with engine.transaction(write=False) as inline:
+            yield inline
+        return
     async with engine.connect() as conn, conn.begin():
         yield conn
 

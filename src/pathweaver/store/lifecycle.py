@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pathweaver import keys
-from pathweaver.store.database import read_transaction, write_transaction
+from pathweaver.store.database import AnyConnection, AnyEngine, read_transaction, write_transaction
 from pathweaver.store.schema import (
     session_jobs,
     sessions,
@@ -72,7 +72,7 @@ class NewDelivery:
     at_most_once: bool = False
 
 
-async def enqueue_finalize(conn: AsyncConnection, session_pk: int) -> None:
+async def enqueue_finalize(conn: AnyConnection, session_pk: int) -> None:
     """Queue the end-of-session pipeline (call inside the transaction that ended the session)."""
     now = utcnow()
     await conn.execute(
@@ -88,7 +88,7 @@ async def enqueue_finalize(conn: AsyncConnection, session_pk: int) -> None:
 
 
 async def insert_deliveries(
-    conn: AsyncConnection, project_id: str, session_pk: int | None, deliveries: list[NewDelivery]
+    conn: AnyConnection, project_id: str, session_pk: int | None, deliveries: list[NewDelivery]
 ) -> None:
     now = utcnow()
     for new in deliveries:
@@ -127,7 +127,7 @@ def _delivery(row: Any) -> Delivery:
 
 
 class LifecycleStore:
-    def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
+    def __init__(self, engine: AsyncEngine, turn_engine: AnyEngine | None = None):
         self.engine = engine
         #: For the subscriptions a new session's first turn reads (``database.make_turn_engine``).
         self.turn_engine = turn_engine or engine

@@ -14,7 +14,7 @@ from pathweaver import keys
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import SCHEMA_VERSION, Pathway
 from pathweaver.errors import NotFound
-from pathweaver.store.database import read_transaction, write_transaction
+from pathweaver.store.database import AnyEngine, read_transaction, write_transaction
 from pathweaver.store.schema import (
     agents,
     api_key_projects,
@@ -82,7 +82,7 @@ _SESSION_BASIS = (
 
 
 class ProjectStore:
-    def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
+    def __init__(self, engine: AsyncEngine, turn_engine: AnyEngine | None = None):
         self.engine = engine
         #: For what every request or turn reads: the key lookup, a new session's basis
         #: (``database.make_turn_engine``).

@@ -16,12 +16,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pathweaver.engine.state import NewMessage, SessionState, StoredMessage, TurnOutcome, TurnRecord
 from pathweaver.errors import Conflict
 from pathweaver.llm.base import Message, ToolCall
-from pathweaver.store.database import read_transaction, write_transaction
+from pathweaver.store.database import AnyConnection, AnyEngine, read_transaction, write_transaction
 from pathweaver.store.lifecycle import NewDelivery, enqueue_finalize, insert_deliveries
 from pathweaver.store.schema import UTCDateTime, agents, messages, sessions, turns, utcnow
 
@@ -110,7 +110,7 @@ _INSERT_TURN = insert(turns)
 _INSERT_MESSAGES = insert(messages)
 
 
-async def _messages(conn: AsyncConnection, session_pk: int) -> list[StoredMessage]:
+async def _messages(conn: AnyConnection, session_pk: int) -> list[StoredMessage]:
     return _stored((await conn.execute(_HISTORY, {"p_session": session_pk})).all())
 
 
@@ -181,7 +181,7 @@ class Acquired(NamedTuple):
 
 
 async def _turn_inputs(
-    conn: AsyncConnection, session: SessionState, *, tail: int, head: int
+    conn: AnyConnection, session: SessionState, *, tail: int, head: int
 ) -> tuple[HistoryWindow, datetime]:
     since = max(0, session.message_count - tail)
     first: list[StoredMessage] = []
@@ -194,7 +194,7 @@ async def _turn_inputs(
 
 
 class SessionStore:
-    def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
+    def __init__(self, engine: AsyncEngine, turn_engine: AnyEngine | None = None):
         self.engine = engine
         #: For the short, bounded statements of a turn (``database.make_turn_engine``): the
         #: lease, the history window, the commit.

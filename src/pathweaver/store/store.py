@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pathweaver.config import Settings
-from pathweaver.store.database import make_engine, make_turn_engine, migrate
+from pathweaver.store.database import AnyEngine, make_engine, make_turn_engine, migrate
 from pathweaver.store.idempotency import IdempotencyStore
 from pathweaver.store.knowledge import KnowledgeStore
 from pathweaver.store.lifecycle import LifecycleStore
@@ -15,7 +15,7 @@ from pathweaver.store.tools import ToolStore
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, turn_engine: AsyncEngine | None = None):
+    def __init__(self, engine: AsyncEngine, turn_engine: AnyEngine | None = None):
         self.engine = engine
         #: The engine of a turn's short statements (``database.make_turn_engine``).
         self.turn_engine = turn_engine or engine
