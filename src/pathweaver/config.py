@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     llm_first_byte_timeout: float = 60.0
     llm_total_timeout: float = 300.0
     llm_max_retries: int = 2
+    llm_upstream_streaming: Literal["auto", "always"] = "auto"
+    """``auto``: the upstream streams only when the client does; a turn answered as one JSON
+    object, and every extraction, asks the upstream for one JSON answer too (no server-sent
+    event to parse per token). Such a call is bounded by ``llm_total_timeout`` alone, since
+    its first byte comes with its last. ``always``: every call streams, so a silent upstream
+    is cut after ``llm_first_byte_timeout`` whatever the client asked."""
     llm_max_connections: int = Field(default=1000, ge=1)
     """Connections a worker opens to one upstream at most, so streams it relays at once (a
     stream holds its connection throughout). A turn that finds them all busy waits up to
@@ -88,6 +94,11 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     """A streamed turn whose model is silent this long gets an SSE comment (``: keep-alive``),
     so proxies do not cut it; the stream starts then rather than at the first token."""
+
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a worker trusts an API key it has checked before reading it again. Revoking a
+    key takes effect at once in the worker that revoked it (the API), within this many seconds
+    in other workers and after ``pathweaver key revoke``; 0 reads the key on every request."""
 
     session_lock_timeout: float = 2.0
     """How long a turn waits for the previous turn of its session before answering 409."""

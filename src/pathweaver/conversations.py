@@ -216,11 +216,14 @@ class Conversations:
         client_tools: Sequence[ToolSpec] = (),
         provider: str | None = "api",
         completion_id: str | None = None,
+        stream: bool = True,
     ) -> AsyncIterator[ChatEvent]:
         """Run one turn. Yields engine events as they happen, then one :class:`TurnResult`.
 
         With no ``session_id`` a new session is created; an unknown ``session_id`` is
         created on first use (so a client may choose its ids without a separate call).
+        ``stream=False``: the caller wants the result alone, so the model may answer in one
+        piece (``ChatRequest.stream``); the reply's deltas are still yielded.
         """
         if session_id is None:
             session_id = f"session-{secrets.token_hex(12)}"
@@ -267,6 +270,7 @@ class Conversations:
                 client_tools=client_tools,
                 client_instructions=[m.content for m in messages if m.role == "system" and m.content],
                 now=started,
+                stream=stream,
             )
             outcome: TurnOutcome | None = None
             async for event in run_turn(turn, self.models, self.limits):

@@ -96,3 +96,21 @@ async def test_a_silent_model_gets_heartbeats(
                     comments += 1
     assert first_byte is not None and first_byte < 0.6
     assert comments >= 2
+
+
+async def test_the_upstream_streams_when_the_client_does_and_answers_whole_when_it_does_not(
+    live: httpx.AsyncClient, project: Project, upstream: MockLLM
+) -> None:
+    """A JSON client's turn asks the model for one JSON answer (nothing to parse per token);
+    a streaming client's turn streams from the model to the client."""
+    upstream.push(MockReply(text=TEXT), MockReply(text=TEXT))
+    response, deltas, _ = await stream_turn(live, project, "upstream-mode")
+    assert response.status_code == 200 and "".join(text for _, text in deltas) == TEXT
+    whole = await live.post(
+        f"/v1/projects/{project.id}/chat/completions",
+        json={"messages": [{"role": "user", "content": "again"}]},
+        headers={**project.auth, "X-Session-ID": "upstream-mode"},
+    )
+    assert whole.status_code == 200 and whole.json()["choices"][0]["message"]["content"] == TEXT
+    streamed, answered = (request.json() for request in upstream.chat_requests)
+    assert streamed["stream"] is True and answered["stream"] is False

@@ -32,6 +32,21 @@ async def test_an_upstream_url_selects_the_http_model(tmp_path: Path) -> None:
     try:
         assert isinstance(model, OpenAICompatModel)
         assert (model.name, model.base_url, model.max_retries) == ("m", "http://127.0.0.1:9/v1", 0)
+        assert not model.always_stream  # "auto": the upstream streams when the client does
+    finally:
+        await model.aclose()
+
+
+async def test_upstream_streaming_always_reaches_the_http_model(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        llm_base_url="http://127.0.0.1:9/v1",
+        llm_model="m",
+        llm_upstream_streaming="always",
+    )
+    model = build_model(settings)
+    try:
+        assert isinstance(model, OpenAICompatModel) and model.always_stream
     finally:
         await model.aclose()
 

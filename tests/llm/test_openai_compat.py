@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 from typing import Any
@@ -17,8 +18,10 @@ from pathweaver.llm.base import (
     Message,
     StructuredRequest,
     TextDelta,
+    ToolCall,
     ToolCallDelta,
     ToolSpec,
+    Usage,
     collect,
 )
 from pathweaver.llm.openai_compat import OpenAICompatModel
@@ -366,6 +369,18 @@ async def test_total_timeout_bounds_a_slow_stream(mock_llm: MockLLM) -> None:
         await model.aclose()
 
 
+async def test_total_timeout_bounds_a_stream_whose_reads_each_come_in_time(mock_llm: MockLLM) -> None:
+    """No read waits as long as the read timeout (first byte), but the stream as a whole
+    outlasts the total timeout: it is cut at the total timeout, not at its end."""
+    mock_llm.push(MockReply(text="x" * 40, chunk_size=1, gap=0.05))  # 2 s in all
+    model = client_for(mock_llm, first_byte_timeout=0.3, total_timeout=0.8)
+    try:
+        with pytest.raises(LLMTimeout, match="total timeout"):
+            await collect(model.stream(HELLO))
+    finally:
+        await model.aclose()
+
+
 async def test_stream_cut_in_the_middle_fails_after_the_partial_text(
     mock_llm: MockLLM, http_model: OpenAICompatModel
 ) -> None:
@@ -424,6 +439,58 @@ async def test_cancelling_the_consumer_closes_the_upstream_connection(
     assert mock_llm.disconnects == 1
 
 
+# A reply nobody reads as it comes ----------------------------------------------------------
+
+WHOLE = dataclasses.replace(HELLO, stream=False)
+
+
+async def test_a_reply_nobody_reads_as_it_comes_is_asked_in_one_piece(
+    mock_llm: MockLLM, http_model: OpenAICompatModel
+) -> None:
+    mock_llm.push(MockReply(text="Hi there, how can I help?", usage=(12, 7)))
+    mock_llm.push(MockReply(tool_calls=[MockToolCall("lookup", '{"city": "Paris"}', id="call_a")]))
+    request = dataclasses.replace(WHOLE, tools=(ToolSpec("lookup", "Find a city."),))
+
+    text = await collect(http_model.stream(WHOLE))
+    call = await collect(http_model.stream(request))
+
+    assert text.text == "Hi there, how can I help?" and text.usage == Usage(12, 7)
+    assert call.tool_calls == (ToolCall("call_a", "lookup", '{"city": "Paris"}'),)
+    assert call.finish_reason == "tool_calls"
+    for sent in mock_llm.chat_requests:
+        assert sent.json()["stream"] is False and "stream_options" not in sent.json()
+
+
+async def test_a_reply_in_one_piece_may_take_longer_than_the_first_byte_timeout(mock_llm: MockLLM) -> None:
+    """Its first byte comes with its last: only the total timeout bounds it."""
+    mock_llm.push(MockReply(text="x" * 20, chunk_size=1, gap=0.03))  # about 0.6 s to answer
+    model = client_for(mock_llm, first_byte_timeout=0.2, total_timeout=10)
+    try:
+        assert (await collect(model.stream(WHOLE))).text == "x" * 20
+    finally:
+        await model.aclose()
+
+
+async def test_the_total_timeout_bounds_a_reply_in_one_piece(mock_llm: MockLLM) -> None:
+    mock_llm.push(MockReply(fault="hang"))
+    model = client_for(mock_llm, first_byte_timeout=5, total_timeout=0.5, max_retries=0)
+    try:
+        with pytest.raises(LLMTimeout, match="total timeout"):
+            await collect(model.stream(WHOLE))
+    finally:
+        await model.aclose()
+
+
+async def test_always_stream_streams_even_a_reply_nobody_reads_as_it_comes(mock_llm: MockLLM) -> None:
+    mock_llm.push(MockReply(text="Hello!"))
+    model = client_for(mock_llm, always_stream=True)
+    try:
+        assert (await collect(model.stream(WHOLE))).text == "Hello!"
+    finally:
+        await model.aclose()
+    assert mock_llm.chat_requests[0].json()["stream"] is True
+
+
 # Structured output ----------------------------------------------------------------------
 
 
@@ -439,6 +506,7 @@ async def test_structured_uses_json_schema(mock_llm: MockLLM, http_model: OpenAI
         "json_schema": {"name": "contact", "schema": CONTACT, "strict": True},
     }
     assert sent["temperature"] == 0 and sent["max_tokens"] == 256
+    assert sent["stream"] is False  # an object is read whole: asked in one piece
 
 
 async def test_structured_falls_back_to_a_forced_tool_call_and_remembers() -> None:

@@ -117,9 +117,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "--log-level",
         "warning",
     ]
+    # The key is revoked with the CLI mid-test: the server must see it on the next request,
+    # not after its key cache's few seconds (PATHWEAVER_KEY_CACHE_SECONDS).
+    env = {**os.environ, "PATHWEAVER_KEY_CACHE_SECONDS": "0"}
     # The server's output goes to a file: a pipe nobody reads could fill up and stall it.
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -13,7 +13,8 @@ Replies are scripted in order (a :class:`MockReply`, or a callable that receives
 :class:`RecordedRequest` and returns one); when the script is empty the mock answers
 ``You said: <last user message>``. Streams are chunked SSE, one event per HTTP chunk, text
 and tool-call arguments split every ``chunk_size`` characters, with ``gap`` seconds
-between chunks. Faults: ``status`` (with ``headers`` such as ``Retry-After``), and
+between chunks; a request without ``stream`` gets one JSON answer after the time its stream
+would have taken. Faults: ``status`` (with ``headers`` such as ``Retry-After``), and
 ``fault`` = ``"hang"`` (no response at all), ``"hang_stream"`` (headers, then silence),
 ``"cut"`` (connection closed after ``cut_after`` chunks), ``"malformed"`` (a line that is
 not SSE after ``cut_after`` chunks), ``"bad_json"`` (an event whose data is not JSON) and
@@ -222,6 +223,8 @@ class MockLLM:
             return await _send_error(writer, reply.status, reply.error, "server_error", None, reply.headers)
         if body.get("stream"):
             return await self._stream(body, reply, len(request.body), reader, writer)
+        if reply.gap:  # the time the stream would have taken, before the one answer
+            await asyncio.sleep(reply.gap * (len(reply.text) // max(1, reply.chunk_size) + 1))
         return await _send_json(writer, 200, self._completion(body, reply, len(request.body)))
 
     def _rejected(self, body: dict[str, Any]) -> str | None:

@@ -222,6 +222,7 @@ async def chat_completions(
             [m.to_message() for m in body.messages],
             client_tools=body.client_tools(),
             completion_id=completion_id,
+            stream=body.stream,
         )
         # The turn runs in its own task (see api/pump.py): the handler can send heartbeats,
         # and a client that disconnects while it waits cancels the turn and the model call.

@@ -84,6 +84,8 @@ class TurnInput:
     tool_configs: Mapping[str, RestfulTool | McpTool] = field(default_factory=dict)
     #: Retrieval for nodes with a ``knowledgeBaseId``.
     knowledge: Retriever | None = None
+    #: Whether the caller relays the reply as it comes (``ChatRequest.stream``).
+    stream: bool = True
 
 
 class Retriever(Protocol):
@@ -209,6 +211,7 @@ async def run_turn(
                 ),
                 tools=tuple(tools),
                 purpose="route+reply" if candidates else "reply",
+                stream=turn.stream,
             )
             transition: dict[int, list[str]] = {}
             calls: dict[int, dict[str, Any]] = {}

@@ -46,8 +46,11 @@ class LifecycleWorker:
                 log.exception("lifecycle worker step failed; continuing")
                 busy = False
             if not busy:
+                # ``asyncio.timeout``, not ``wait_for``: on Python 3.11, a cancel that comes as
+                # the wake-up does is swallowed by ``wait_for``, and the worker would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=self.settings.lifecycle_poll_interval)
+                    async with asyncio.timeout(self.settings.lifecycle_poll_interval):
+                        await self.wake.wait()
                 self.wake.clear()
 
     async def tick(self) -> bool:

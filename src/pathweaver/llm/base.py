@@ -51,6 +51,10 @@ class ChatRequest:
 
     ``purpose`` names why the call is made (``reply``, ``extract``, ``decide`` ...); it is
     used by traces, counters and scripted models, never sent upstream.
+
+    ``stream``: whether anyone reads the reply as it comes. False (a client that asked for
+    one JSON answer) lets a model answer in one piece: an HTTP upstream is then asked
+    without streaming, which spares parsing a server-sent event per token.
     """
 
     messages: tuple[Message, ...]
@@ -58,6 +62,7 @@ class ChatRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     purpose: str = "reply"
+    stream: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ def build_model(settings: Settings) -> Model:
             total_timeout=settings.llm_total_timeout,
             max_retries=settings.llm_max_retries,
             max_connections=settings.llm_max_connections,
+            always_stream=settings.llm_upstream_streaming == "always",
         )
     if importlib.util.find_spec("llama_cpp") is None:
         raise LLMConfigError(

@@ -100,6 +100,7 @@ class OpenAICompatModel:
         backoff: float = 0.5,
         max_retry_wait: float = 20.0,
         max_connections: int = 1000,
+        always_stream: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         settings: SettingNames = SettingNames(),
     ) -> None:
@@ -107,6 +108,13 @@ class OpenAICompatModel:
         self.settings = settings
         self.base_url = base_url.rstrip("/")
         self.total_timeout = total_timeout
+        self.first_byte_timeout = first_byte_timeout
+        #: Stream every call, even one whose reply nobody reads as it comes (see ``_chat``).
+        self.always_stream = always_stream
+        #: A call answered in one piece has no first byte before its last: no read timeout.
+        self._whole_timeout = httpx.Timeout(
+            connect=connect_timeout, read=None, write=first_byte_timeout, pool=connect_timeout
+        )
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_retry_wait = max_retry_wait
@@ -150,7 +158,7 @@ class OpenAICompatModel:
             body["max_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
-        async for event in self._chat(body):
+        async for event in self._chat(body, stream=request.stream):
             yield event
 
     async def structured(self, request: StructuredRequest) -> StructuredResult:
@@ -165,7 +173,7 @@ class OpenAICompatModel:
         modes = STRUCTURED_MODES[STRUCTURED_MODES.index(self._structured_mode) :]
         for mode in modes:
             try:
-                result = await collect(self._chat(_structured_body(self.name, request, mode)))
+                result = await collect(self._chat(_structured_body(self.name, request, mode), stream=False))
             except UpstreamRejected:
                 if mode == modes[-1]:
                     raise
@@ -210,8 +218,17 @@ class OpenAICompatModel:
 
     # The wire -------------------------------------------------------------------------
 
-    async def _chat(self, body: dict[str, Any]) -> AsyncIterator[ChatEvent]:
-        """POST a streamed chat completion and relay its events."""
+    async def _chat(self, body: dict[str, Any], *, stream: bool = True) -> AsyncIterator[ChatEvent]:
+        """POST a chat completion and relay its events.
+
+        ``stream=False`` (nobody reads the reply as it comes) asks for one JSON answer unless
+        ``always_stream``: one body to parse instead of an event per token. Its wait for the
+        first byte is then bounded by the total timeout only (the first byte comes last).
+        """
+        if not stream and not self.always_stream:
+            async for event in self._whole(body):
+                yield event
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.total_timeout
         body = {**body, "stream": True}
@@ -233,7 +250,9 @@ class OpenAICompatModel:
         try:
             if "text/event-stream" in response.headers.get("content-type", ""):
                 state = StreamState()
-                events = sse_events(response, deadline, settle=self._settle, state=state)
+                events = sse_events(
+                    response, deadline, settle=self._settle, state=state, read_timeout=self.first_byte_timeout
+                )
             else:
                 events = json_events(response, deadline)
             async for event in events:
@@ -245,12 +264,35 @@ class OpenAICompatModel:
                 self._settle = 0.0
             await response.aclose()
 
-    async def _open(self, body: dict[str, Any], deadline: float) -> httpx.Response:
-        """Send the request until it gets a 200 response, retrying what may be retried."""
+    async def _whole(self, body: dict[str, Any]) -> AsyncIterator[ChatEvent]:
+        """A call answered in one piece (``"stream": false``), as the same events."""
+        deadline = asyncio.get_running_loop().time() + self.total_timeout
+        response = await self._open({**body, "stream": False}, deadline, whole=True)
+        try:
+            events = json_events(response, deadline)
+            async for event in events:
+                yield event
+        except (httpx.TransportError, TimeoutError) as error:
+            raise _stream_error(error) from None
+        finally:
+            await response.aclose()
+
+    async def _open(
+        self,
+        body: dict[str, Any],
+        deadline: float,
+        *,
+        whole: bool = False,
+    ) -> httpx.Response:
+        """Send the request until it gets a 200 response, retrying what may be retried.
+
+        ``whole``: the answer comes in one piece, so no first-byte timeout (``deadline`` only).
+        """
         loop = asyncio.get_running_loop()
         attempt = 0
+        timeout = self._whole_timeout if whole else self._client.timeout
         while True:
-            request = self._client.build_request("POST", "chat/completions", json=body)
+            request = self._client.build_request("POST", "chat/completions", json=body, timeout=timeout)
             try:
                 async with asyncio.timeout_at(deadline):
                     response = await self._client.send(request, stream=True)

@@ -35,20 +35,26 @@ class StreamState:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-async def _lines(response: httpx.Response, deadline: float) -> AsyncIterator[str]:
+async def _lines(response: httpx.Response, deadline: float, read_timeout: float | None) -> AsyncIterator[str]:
     """The stream's lines (CRLF, LF or CR ends one, as server-sent events allow).
 
     The total deadline guards each network read, not each line: a read usually brings
-    several lines, and arming a timer costs more than splitting them.
+    several lines, and arming a timer costs more than splitting them. While the deadline is
+    further away than ``read_timeout`` (the transport's own bound on every read, httpx's
+    read timeout), no timer is armed at all: the read cannot outlast the deadline.
     """
     chunks = response.aiter_text()
+    loop = asyncio.get_running_loop()
     pending = ""
     while True:
-        async with asyncio.timeout_at(deadline):
-            try:
+        try:
+            if read_timeout is not None and loop.time() + read_timeout < deadline:
                 text = await anext(chunks)
-            except StopAsyncIteration:
-                break
+            else:
+                async with asyncio.timeout_at(deadline):
+                    text = await anext(chunks)
+        except StopAsyncIteration:
+            break
         text = pending + text
         # A CR at the end may be the first half of a CRLF: wait for the next read.
         end = len(text) - 1 if text.endswith("\r") else len(text)
@@ -61,7 +67,12 @@ async def _lines(response: httpx.Response, deadline: float) -> AsyncIterator[str
 
 
 async def sse_events(
-    response: httpx.Response, deadline: float, *, settle: float = 0.0, state: StreamState | None = None
+    response: httpx.Response,
+    deadline: float,
+    *,
+    settle: float = 0.0,
+    state: StreamState | None = None,
+    read_timeout: float | None = None,
 ) -> AsyncIterator[ChatEvent]:
     """Parse server-sent events as they arrive; yield each delta at once.
 
@@ -69,11 +80,13 @@ async def sse_events(
     HTTP chunk is usually in the same read) before yielding the finish: a response read to
     its end lets httpx put the connection back in its pool, so the next call skips a TCP
     (and TLS) handshake. ``settle=0`` closes the connection at ``[DONE]``.
+
+    ``read_timeout``: what bounds each read of ``response`` already (see ``_lines``).
     """
     state = state if state is not None else StreamState()
     data: list[str] = []
     kind = "message"
-    lines = _lines(response, deadline)
+    lines = _lines(response, deadline, read_timeout)
     async for line in lines:
         if line == "":
             if data:

@@ -86,6 +86,7 @@ class Models:
                 total_timeout=settings.llm_total_timeout,
                 max_retries=settings.llm_max_retries,
                 max_connections=settings.llm_max_connections,
+                always_stream=settings.llm_upstream_streaming == "always",
                 settings=upstream.settings,
             )
 

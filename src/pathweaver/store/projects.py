@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,12 +83,25 @@ _SESSION_BASIS = (
 )
 
 
+#: Keys remembered at most (the least recently used are forgotten first).
+KEY_CACHE_SIZE = 4096
+
+
 class ProjectStore:
-    def __init__(self, engine: AsyncEngine, turn_engine: AnyEngine | None = None):
+    """``key_cache_seconds``: how long a key found live is trusted without reading it again
+    (``Settings.key_cache_seconds``); a revocation through this store forgets them all."""
+
+    def __init__(
+        self, engine: AsyncEngine, turn_engine: AnyEngine | None = None, *, key_cache_seconds: float = 0
+    ):
         self.engine = engine
         #: For what every request or turn reads: the key lookup, a new session's basis
         #: (``database.make_turn_engine``).
         self.turn_engine = turn_engine or engine
+        self.key_cache_seconds = key_cache_seconds
+        #: Live keys by digest, with when to read them again (only keys found live: a flood of
+        #: unknown keys cannot fill it).
+        self._keys: OrderedDict[str, tuple[float, ApiKey]] = OrderedDict()
 
     # Projects --------------------------------------------------------------------------
 
@@ -195,6 +210,13 @@ class ProjectStore:
 
     async def revoke_key(self, key_id: str) -> bool:
         """Revoke a key; False when no such key exists. Revoking twice is harmless."""
+        try:
+            return await self._revoke(key_id)
+        finally:
+            # After the commit: a lookup running meanwhile may have remembered the key live.
+            self._keys.clear()
+
+    async def _revoke(self, key_id: str) -> bool:
         async with write_transaction(self.engine) as conn:
             result = await conn.execute(
                 update(api_keys)
@@ -211,13 +233,19 @@ class ProjectStore:
         if not keys.well_formed(plaintext):
             return None
         hashed = keys.digest(plaintext)
+        cached = self._keys.get(hashed)
+        if cached is not None:
+            if cached[0] > time.monotonic():
+                self._keys.move_to_end(hashed)
+                return cached[1]
+            del self._keys[hashed]
         async with read_transaction(self.turn_engine) as conn:
             # One statement: the key, with one row per project it reaches (every request pays it).
             rows = (await conn.execute(_KEY_WITH_REACH, {"p_hash": hashed})).all()
         row = rows[0] if rows else None
         if row is None or row.revoked_at is not None or not keys.matches(plaintext, row.key_hash):
             return None
-        return ApiKey(
+        key = ApiKey(
             id=row.id,
             kind=row.kind,
             hint=row.hint,
@@ -226,6 +254,11 @@ class ProjectStore:
             created_at=row.created_at,
             revoked_at=row.revoked_at,
         )
+        if self.key_cache_seconds > 0:
+            self._keys[hashed] = (time.monotonic() + self.key_cache_seconds, key)
+            if len(self._keys) > KEY_CACHE_SIZE:
+                self._keys.popitem(last=False)
+        return key
 
     async def list_keys(self) -> list[ApiKey]:
         async with read_transaction(self.engine) as conn:

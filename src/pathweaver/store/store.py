@@ -15,11 +15,13 @@ from pathweaver.store.tools import ToolStore
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, turn_engine: AnyEngine | None = None):
+    def __init__(
+        self, engine: AsyncEngine, turn_engine: AnyEngine | None = None, *, key_cache_seconds: float = 0
+    ):
         self.engine = engine
         #: The engine of a turn's short statements (``database.make_turn_engine``).
         self.turn_engine = turn_engine or engine
-        self.projects = ProjectStore(engine, self.turn_engine)
+        self.projects = ProjectStore(engine, self.turn_engine, key_cache_seconds=key_cache_seconds)
         self.sessions = SessionStore(engine, self.turn_engine)
         self.idempotency = IdempotencyStore(engine)
         self.lifecycle = LifecycleStore(engine, self.turn_engine)
@@ -35,7 +37,8 @@ class Store:
             schema=settings.database_schema,
         )
         await migrate(engine, settings.database_schema)
-        return cls(engine, make_turn_engine(engine, sqlite_synchronous=settings.sqlite_synchronous))
+        turn_engine = make_turn_engine(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        return cls(engine, turn_engine, key_cache_seconds=settings.key_cache_seconds)
 
     async def close(self) -> None:
         if self.turn_engine is not self.engine:
