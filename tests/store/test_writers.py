@@ -8,10 +8,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from pathweaver.errors import StorageBusy
-from pathweaver.store import database
+from pathweaver.store import database, inline_sqlite
 from pathweaver.store.database import make_engine, make_turn_engine, read_transaction, write_transaction
 
 
@@ -197,5 +198,58 @@ async def test_turn_commits_do_not_wait_behind_the_default_executor(tmp_path: Pa
     finally:
         release.set()
         await asyncio.gather(*busy)
+        await turn_engine.dispose()
+        await engine.dispose()
+
+
+async def test_the_turn_engine_checkpoints_the_wal_in_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its COMMITs do not checkpoint (that would copy pages and sync on the loop's thread):
+    every few write transactions a checkpoint runs in the commit thread, so the WAL stops
+    growing under a steady stream of writes instead of holding every one of them."""
+    monkeypatch.setattr(inline_sqlite, "CHECKPOINT_EVERY", 10)
+    path = tmp_path / "w.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    turn_engine = make_turn_engine(engine)
+    assert isinstance(turn_engine, inline_sqlite.InlineEngine) and turn_engine.inline_commit
+    wal = Path(f"{path}-wal")
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (n INTEGER, padding TEXT)")
+        sizes = []
+        for _ in range(3):
+            for n in range(50):
+                async with write_transaction(turn_engine) as conn:
+                    await conn.exec_driver_sql("INSERT INTO t VALUES (?, ?)", (n, "x" * 3000))
+            sizes.append(wal.stat().st_size)  # noqa: ASYNC240 - a test's stat
+        # 50 transactions of a page or more each: about 200 KB a round if nothing is
+        # checkpointed; checkpointed WAL frames are written over again.
+        assert sizes[2] <= sizes[0] * 1.5, sizes
+        async with read_transaction(turn_engine) as conn:
+            assert (await conn.exec_driver_sql("SELECT count(*) FROM t")).scalar_one() == 150
+    finally:
+        await turn_engine.dispose()
+        await engine.dispose()
+
+
+async def test_with_synchronous_full_the_turn_engine_commits_in_its_thread(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", sqlite_synchronous="FULL")
+    turn_engine = make_turn_engine(engine, sqlite_synchronous="FULL")
+    assert isinstance(turn_engine, inline_sqlite.InlineEngine) and not turn_engine.inline_commit
+    threads: list[str] = []
+
+    def on_commit(conn: object) -> None:
+        threads.append(threading.current_thread().name)
+
+    event.listen(turn_engine.sync_engine, "commit", on_commit)
+    try:
+        async with write_transaction(turn_engine) as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        async with read_transaction(turn_engine) as conn:
+            await conn.exec_driver_sql("SELECT count(*) FROM t")
+        assert threads[0].startswith("pathweaver-sqlite-commit")  # the write synced off the loop
+        assert threads[1] == threading.current_thread().name  # a read has nothing to sync
+    finally:
         await turn_engine.dispose()
         await engine.dispose()

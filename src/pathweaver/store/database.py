@@ -154,6 +154,8 @@ async def write_transaction(engine: AnyEngine) -> AsyncIterator[Any]:
         if isinstance(engine, InlineEngine):
             async with engine.transaction(write=True) as inline:
                 yield inline
+            if engine.checkpoint_due:  # with the lock held: see ``inline_sqlite``
+                await engine.checkpoint()
             return
         async with engine.connect() as conn:
             conn = await conn.execution_options(pathweaver_write=True)

@@ -17,10 +17,18 @@ loop thread:
 - **Waiting for a lock.** The connections' own busy timeout is 0; a statement that finds
   the database locked by another process is retried after a short ``asyncio.sleep``, with
   growing pauses, until the busy timeout (:data:`~pathweaver.store.database.SQLITE_BUSY_TIMEOUT_MS`).
-- **The disk.** COMMIT of a write transaction is where SQLite syncs (``synchronous=FULL``)
-  and checkpoints the WAL; it runs in a thread of its own (:data:`COMMITS`, not the loop's
-  default executor, where embeddings and document parsing run: a busy ingestion must not
-  hold up the turns' commits). One thread is enough: a process's SQLite writers take turns
+- **The disk.** With ``synchronous=NORMAL`` (the default) a COMMIT appends to the WAL
+  without syncing: it runs inline, and the WAL checkpoint that SQLite would otherwise run
+  inside a COMMIT now and then (copying pages and syncing the file) is turned off on these
+  connections and run every :data:`CHECKPOINT_EVERY` write transactions in a thread of its
+  own (:data:`COMMITS`), while the writer that reached the count still holds the process's
+  write lock (``database.write_transaction``): no writer of this process appends meanwhile,
+  so the checkpoint gets to the end of the WAL and the next writer starts it over, as with
+  SQLite's own checkpoints (a WAL checkpointed behind a steady stream of writers would never
+  be started over, and would grow without end). With ``synchronous=FULL`` every
+  COMMIT syncs, so it runs in that thread. That thread is not the loop's default executor,
+  where embeddings and document parsing run: a busy ingestion must not hold up the turns'
+  commits. One thread is enough: a process's SQLite writers take turns
   (``database.write_transaction``). Reads end without touching the disk.
 - **The pool.** A connection is held only while its transaction runs (statements that
   return at once, a busy wait, a commit); the pool opens more when all are out rather than
@@ -31,6 +39,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,8 +51,15 @@ from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engi
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import OperationalError
 
-#: Where write transactions commit (see the module docstring).
+log = logging.getLogger("pathweaver.store")
+
+#: Where write transactions commit with ``synchronous=FULL``, and WAL checkpoints run (see
+#: the module docstring).
 COMMITS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pathweaver-sqlite-commit")
+
+#: Write transactions committed inline between two WAL checkpoints (a turn writes a few
+#: pages: about SQLite's own default of a checkpoint per 1,000 pages).
+CHECKPOINT_EVERY = 200
 
 #: Connections kept open between transactions (more are opened, and closed after use, when
 #: more transactions than this are between a statement and their commit at once).
@@ -131,14 +148,19 @@ class InlineEngine:
         echo: bool = False,
     ):
         self.busy_timeout = busy_timeout
+        self.path = path
+        #: Whether COMMIT runs on the loop's thread (it does not sync: see the module docstring).
+        self.inline_commit = synchronous.upper() not in ("FULL", "EXTRA")
+        self._writes = 0
+        self._checkpointer: sqlite3.Connection | None = None
         self.sync_engine: Engine = create_engine(
             URL.create("sqlite", database=path),
             echo=echo,
             json_serializer=json_serializer,
             pool_size=POOL_SIZE,
             max_overflow=-1,  # never make the loop thread wait for a connection
-            # COMMIT runs in the commit thread, never at the same time as anything else on
-            # that connection (a connection serves one transaction of one task at a time).
+            # A COMMIT may run in the commit thread, never at the same time as anything else
+            # on that connection (a connection serves one transaction of one task at a time).
             connect_args={"timeout": 0, "check_same_thread": False},
         )
 
@@ -150,6 +172,8 @@ class InlineEngine:
             cursor.execute("PRAGMA busy_timeout=0")
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if self.inline_commit:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in a thread
             cursor.close()
 
     @property
@@ -174,10 +198,38 @@ class InlineEngine:
             except BaseException:
                 conn.rollback()
                 raise
-            if write:
-                await _finished(asyncio.get_running_loop().run_in_executor(COMMITS, conn.commit))
-            else:
+            if not write:
                 conn.commit()
+            elif self.inline_commit:
+                conn.commit()  # holds the write lock already: nothing to wait for
+                self._writes += 1
+            else:
+                await _finished(asyncio.get_running_loop().run_in_executor(COMMITS, conn.commit))
+
+    @property
+    def checkpoint_due(self) -> bool:
+        """Whether enough write transactions committed inline since the last checkpoint."""
+        return self.inline_commit and self._writes >= CHECKPOINT_EVERY
+
+    async def checkpoint(self) -> None:
+        """Checkpoint the WAL in the commit thread (call holding the process's write lock)."""
+        self._writes = 0
+        await asyncio.get_running_loop().run_in_executor(COMMITS, self._run_checkpoint)
+
+    def _run_checkpoint(self) -> None:
+        try:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(
+                    self.path, timeout=self.busy_timeout, check_same_thread=False
+                )
+            # PASSIVE: copies what it can without waiting for readers or blocking writers,
+            # as SQLite's own automatic checkpoint does.
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            log.warning("SQLite WAL checkpoint failed; the next one will retry", exc_info=True)
 
     async def dispose(self) -> None:
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            await asyncio.get_running_loop().run_in_executor(COMMITS, checkpointer.close)
         self.sync_engine.dispose()
