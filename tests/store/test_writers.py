@@ -228,6 +228,14 @@ async def test_the_turn_engine_checkpoints_the_wal_in_its_thread(
         assert sizes[2] <= sizes[0] * 1.5, sizes
         async with read_transaction(turn_engine) as conn:
             assert (await conn.exec_driver_sql("SELECT count(*) FROM t")).scalar_one() == 150
+        # Few transactions that write many rows each are checkpointed as well.
+        monkeypatch.setattr(inline_sqlite, "CHECKPOINT_EVERY", 10**9)
+        monkeypatch.setattr(inline_sqlite, "CHECKPOINT_ROWS", 100)
+        before = wal.stat().st_size  # noqa: ASYNC240 - a test's stat
+        for _ in range(10):
+            async with write_transaction(turn_engine) as conn:
+                await conn.exec_driver_sql("INSERT INTO t VALUES (?, ?)", [(n, "x" * 300) for n in range(60)])
+        assert wal.stat().st_size <= before * 1.5  # noqa: ASYNC240 - 10 x 60 rows, about 200 KB
     finally:
         await turn_engine.dispose()
         await engine.dispose()

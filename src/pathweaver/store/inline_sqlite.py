@@ -20,7 +20,8 @@ loop thread:
 - **The disk.** With ``synchronous=NORMAL`` (the default) a COMMIT appends to the WAL
   without syncing: it runs inline, and the WAL checkpoint that SQLite would otherwise run
   inside a COMMIT now and then (copying pages and syncing the file) is turned off on these
-  connections and run every :data:`CHECKPOINT_EVERY` write transactions in a thread of its
+  connections and run every :data:`CHECKPOINT_EVERY` write transactions (or
+  :data:`CHECKPOINT_ROWS` rows written) in a thread of its
   own (:data:`COMMITS`), while the writer that reached the count still holds the process's
   write lock (``database.write_transaction``): no writer of this process appends meanwhile,
   so the checkpoint gets to the end of the WAL and the next writer starts it over, as with
@@ -57,9 +58,11 @@ log = logging.getLogger("pathweaver.store")
 #: the module docstring).
 COMMITS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pathweaver-sqlite-commit")
 
-#: Write transactions committed inline between two WAL checkpoints (a turn writes a few
-#: pages: about SQLite's own default of a checkpoint per 1,000 pages).
+#: Write transactions committed inline, or rows they changed, between two WAL checkpoints:
+#: a turn's transaction writes a few pages, a 500-message request some hundreds; about
+#: SQLite's own default of a checkpoint per 1,000 pages.
 CHECKPOINT_EVERY = 200
+CHECKPOINT_ROWS = 1000
 
 #: Connections kept open between transactions (more are opened, and closed after use, when
 #: more transactions than this are between a statement and their commit at once).
@@ -152,6 +155,7 @@ class InlineEngine:
         #: Whether COMMIT runs on the loop's thread (it does not sync: see the module docstring).
         self.inline_commit = synchronous.upper() not in ("FULL", "EXTRA")
         self._writes = 0
+        self._rows = 0
         self._checkpointer: sqlite3.Connection | None = None
         self.sync_engine: Engine = create_engine(
             URL.create("sqlite", database=path),
@@ -193,6 +197,8 @@ class InlineEngine:
         with self.sync_engine.connect() as conn:
             inline = InlineConnection(conn, self.busy_timeout)
             await inline.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            raw: Any = conn.connection.driver_connection
+            changes = raw.total_changes
             try:
                 yield inline
             except BaseException:
@@ -203,17 +209,18 @@ class InlineEngine:
             elif self.inline_commit:
                 conn.commit()  # holds the write lock already: nothing to wait for
                 self._writes += 1
+                self._rows += raw.total_changes - changes
             else:
                 await _finished(asyncio.get_running_loop().run_in_executor(COMMITS, conn.commit))
 
     @property
     def checkpoint_due(self) -> bool:
         """Whether enough write transactions committed inline since the last checkpoint."""
-        return self.inline_commit and self._writes >= CHECKPOINT_EVERY
+        return self.inline_commit and (self._writes >= CHECKPOINT_EVERY or self._rows >= CHECKPOINT_ROWS)
 
     async def checkpoint(self) -> None:
         """Checkpoint the WAL in the commit thread (call holding the process's write lock)."""
-        self._writes = 0
+        self._writes = self._rows = 0
         await asyncio.get_running_loop().run_in_executor(COMMITS, self._run_checkpoint)
 
     def _run_checkpoint(self) -> None:
