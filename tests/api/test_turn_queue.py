@@ -56,3 +56,25 @@ async def test_turns_sent_together_on_one_session_all_answer_and_all_are_stored(
     assert [a.status_code for a in answers] == [200] * 5
     stored = [m["content"] for m in await stored_messages(client, project, "o") if m["role"] == "user"]
     assert sorted(stored) == [f"n{i}" for i in range(5)] and len(stored) == 5
+
+
+async def test_a_turn_longer_than_the_lease_keeps_its_session_from_other_workers(
+    settings, store, project: Project
+) -> None:
+    """The lease is renewed while the turn runs: another worker (here, the store asked
+    directly for the lease, as a second worker's turn would) finds the session held past
+    the lease's time to live, and takes it at once when the turn has ended."""
+    model = GatedModel()
+    app = create_app(settings.model_copy(update={"session_lease_ttl": 1.0}), store=store, model=model)
+    async with served(app) as client:
+        first = asyncio.create_task(chat(client, project, [user("long turn")], session="leased"))
+        await asyncio.wait_for(model.entered.wait(), 10)
+        await asyncio.sleep(1.8)  # past the lease's 1 s: only renewals keep it
+
+        elsewhere = await store.sessions.acquire_lease(project.id, "leased", "other-worker", 1.0)
+
+        assert elsewhere.session is None and elsewhere.held_until is not None
+        model.gate.set()
+        assert (await first).status_code == 200
+        after = await store.sessions.acquire_lease(project.id, "leased", "other-worker", 1.0)
+        assert after.session is not None  # released by the turn's commit
