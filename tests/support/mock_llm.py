@@ -224,7 +224,14 @@ class MockLLM:
         if body.get("stream"):
             return await self._stream(body, reply, len(request.body), reader, writer)
         if reply.gap:  # the time the stream would have taken, before the one answer
-            await asyncio.sleep(reply.gap * (len(reply.text) // max(1, reply.chunk_size) + 1))
+            try:  # a client that leaves meanwhile is noticed, as during a stream
+                await asyncio.wait_for(
+                    self._until_disconnect(reader),
+                    reply.gap * (len(reply.text) // max(1, reply.chunk_size) + 1),
+                )
+                return False
+            except TimeoutError:
+                pass
         return await _send_json(writer, 200, self._completion(body, reply, len(request.body)))
 
     def _rejected(self, body: dict[str, Any]) -> str | None:
