@@ -81,10 +81,11 @@ async def test_a_new_sessions_first_turn_runs_six_transactions(
         assert (await client.post(**_turn(project, "new", "hello"))).status_code == 200
     # The lease, that finds no session; the pathway version and agent stamp; the webhook
     # subscriptions (for session.started); the session, created already held by this turn's
-    # lease (no second lease round trip, no history read: it holds only its greeting); the
-    # commit, which releases the lease. (The key is remembered from the warming turn.)
+    # lease and returned by its INSERT (no second lease round trip, no history read: it holds
+    # only its greeting); the commit, which releases the lease. (The key is remembered from
+    # the warming turn.)
     assert len(seen["transactions"]) == 5, seen
-    assert len(seen["statements"]) == 10, seen["statements"]
+    assert len(seen["statements"]) == 9, seen["statements"]
     with counted(store) as seen:  # the lease was released: the next turn takes it at once
         assert (await client.post(**_turn(project, "new", "again"))).status_code == 200
     assert len(seen["transactions"]) == 2, seen

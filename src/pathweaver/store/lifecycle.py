@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -124,6 +124,14 @@ async def insert_deliveries(
 def _delivery(row: Any) -> Delivery:
     m = row._mapping
     return Delivery(**{field: m[field] for field in Delivery.__dataclass_fields__})
+
+
+#: A new session's first turn reads them (for ``session.started``): built once.
+_SUBSCRIPTIONS = (
+    select(webhook_subscriptions)
+    .where(webhook_subscriptions.c.project_id == bindparam("p_project"))
+    .order_by(webhook_subscriptions.c.created_at)
+)
 
 
 class LifecycleStore:
@@ -249,13 +257,7 @@ class LifecycleStore:
 
     async def subscriptions(self, project_id: str) -> list[Subscription]:
         async with read_transaction(self.turn_engine) as conn:
-            rows = (
-                await conn.execute(
-                    select(webhook_subscriptions)
-                    .where(webhook_subscriptions.c.project_id == project_id)
-                    .order_by(webhook_subscriptions.c.created_at)
-                )
-            ).all()
+            rows = (await conn.execute(_SUBSCRIPTIONS, {"p_project": project_id})).all()
         return [Subscription(r.id, r.project_id, r.url, list(r.events), r.created_at) for r in rows]
 
     async def unsubscribe(self, project_id: str, subscription_id: str) -> bool:

@@ -107,6 +107,10 @@ _COMMIT = (
     .returning(*sessions.c)
 )
 _INSERT_TURN = insert(turns)
+_BY_EXTERNAL_ID = select(sessions).where(
+    sessions.c.project_id == bindparam("p_project"), sessions.c.external_id == bindparam("p_external")
+)
+_CREATE = insert(sessions).returning(*sessions.c)
 _INSERT_MESSAGES = insert(messages)
 
 
@@ -240,46 +244,38 @@ class SessionStore:
         """
         now = utcnow()
         visited = [start_node_id] if start_node_id else []
-        held = {"lease_owner": lease[0], "lease_until": now + timedelta(seconds=lease[1])} if lease else {}
         try:
             # The turn's engine: a conversation's first turn creates its session here.
             async with write_transaction(self.turn_engine) as conn:
-                existing = (
-                    await conn.execute(
-                        select(sessions).where(
-                            sessions.c.project_id == project_id, sessions.c.external_id == external_id
-                        )
-                    )
-                ).first()
+                where = {"p_project": project_id, "p_external": external_id}
+                existing = (await conn.execute(_BY_EXTERNAL_ID, where)).first()
                 if existing is None:
-                    result = await conn.execute(
-                        insert(sessions).values(
-                            project_id=project_id,
-                            external_id=external_id,
-                            pathway_version=pathway_version,
-                            provider=provider,
-                            session_type="text",
-                            status="active",
-                            variables=variables,
-                            extracted={},
-                            current_node_id=start_node_id,
-                            visited=visited,
-                            turn_count=0,
-                            message_count=1 if first_message else 0,
-                            marked=False,
-                            created_at=now,
-                            updated_at=now,
-                            **held,
-                        )
-                    )
-                    assert result.inserted_primary_key is not None
-                    pk = int(result.inserted_primary_key[0])
+                    values = {
+                        "project_id": project_id,
+                        "external_id": external_id,
+                        "pathway_version": pathway_version,
+                        "provider": provider,
+                        "session_type": "text",
+                        "status": "active",
+                        "variables": variables,
+                        "extracted": {},
+                        "current_node_id": start_node_id,
+                        "visited": visited,
+                        "turn_count": 0,
+                        "message_count": 1 if first_message else 0,
+                        "marked": False,
+                        "created_at": now,
+                        "updated_at": now,
+                        "lease_owner": lease[0] if lease else None,
+                        "lease_until": now + timedelta(seconds=lease[1]) if lease else None,
+                    }
+                    row = (await conn.execute(_CREATE, values)).one()
+                    pk = int(row.id)
                     if first_message:
                         first = NewMessage(Message(role="assistant", content=first_message), start_node_id)
-                        await conn.execute(insert(messages).values(_message_row(pk, 1, 0, first, now)))
+                        await conn.execute(_INSERT_MESSAGES, [_message_row(pk, 1, 0, first, now)])
                     if started:
                         await insert_deliveries(conn, project_id, pk, list(started))
-                    row = (await conn.execute(select(sessions).where(sessions.c.id == pk))).one()
                     return _session(row), True
         except IntegrityError:
             # Another request created it between our read and our insert: compare with it.
