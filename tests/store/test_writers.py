@@ -206,9 +206,11 @@ async def test_the_turn_engine_checkpoints_the_wal_in_its_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its COMMITs do not checkpoint (that would copy pages and sync on the loop's thread):
-    every few write transactions a checkpoint runs in the commit thread, so the WAL stops
-    growing under a steady stream of writes instead of holding every one of them."""
+    every few write transactions a checkpoint runs in the commit thread, and once the WAL
+    has grown past its limit (a steady stream of writes) one that holds the writers, so the
+    WAL stops growing instead of holding every transaction ever committed."""
     monkeypatch.setattr(inline_sqlite, "CHECKPOINT_EVERY", 10)
+    monkeypatch.setattr(inline_sqlite, "WAL_LIMIT_BYTES", 100_000)
     path = tmp_path / "w.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     turn_engine = make_turn_engine(engine)
@@ -259,5 +261,37 @@ async def test_with_synchronous_full_the_turn_engine_commits_in_its_thread(tmp_p
         assert threads[0].startswith("pathweaver-sqlite-commit")  # the write synced off the loop
         assert threads[1] == threading.current_thread().name  # a read has nothing to sync
     finally:
+        await turn_engine.dispose()
+        await engine.dispose()
+
+
+async def test_a_checkpoint_of_a_small_wal_does_not_hold_up_the_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inline_sqlite, "CHECKPOINT_EVERY", 2)
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    turn_engine = make_turn_engine(engine)
+    assert isinstance(turn_engine, inline_sqlite.InlineEngine)
+    release = threading.Event()
+    started = threading.Event()
+    checkpoint = turn_engine._run_checkpoint
+
+    def slow_checkpoint() -> None:
+        started.set()
+        release.wait(10)
+        checkpoint()
+
+    monkeypatch.setattr(turn_engine, "_run_checkpoint", slow_checkpoint)
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        for n in range(6):  # three checkpoints due; the first is still running throughout
+            async with asyncio.timeout(5), write_transaction(turn_engine) as conn:
+                await conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
+        assert started.is_set() and not release.is_set()
+        async with read_transaction(turn_engine) as conn:
+            assert (await conn.exec_driver_sql("SELECT count(*) FROM t")).scalar_one() == 6
+    finally:
+        release.set()
         await turn_engine.dispose()
         await engine.dispose()

@@ -154,7 +154,7 @@ async def write_transaction(engine: AnyEngine) -> AsyncIterator[Any]:
         if isinstance(engine, InlineEngine):
             async with engine.transaction(write=True) as inline:
                 yield inline
-            if engine.checkpoint_due:  # with the lock held: see ``inline_sqlite``
+            if engine.checkpoint_due:  # with the lock held, should it wait: see ``inline_sqlite``
                 await engine.checkpoint()
             return
         async with engine.connect() as conn:

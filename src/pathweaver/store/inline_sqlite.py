@@ -18,19 +18,20 @@ loop thread:
   the database locked by another process is retried after a short ``asyncio.sleep``, with
   growing pauses, until the busy timeout (:data:`~pathweaver.store.database.SQLITE_BUSY_TIMEOUT_MS`).
 - **The disk.** With ``synchronous=NORMAL`` (the default) a COMMIT appends to the WAL
-  without syncing: it runs inline, and the WAL checkpoint that SQLite would otherwise run
-  inside a COMMIT now and then (copying pages and syncing the file) is turned off on these
-  connections and run every :data:`CHECKPOINT_EVERY` write transactions (or
-  :data:`CHECKPOINT_ROWS` rows written) in a thread of its
-  own (:data:`COMMITS`), while the writer that reached the count still holds the process's
-  write lock (``database.write_transaction``): no writer of this process appends meanwhile,
-  so the checkpoint gets to the end of the WAL and the next writer starts it over, as with
-  SQLite's own checkpoints (a WAL checkpointed behind a steady stream of writers would never
-  be started over, and would grow without end). With ``synchronous=FULL`` every
-  COMMIT syncs, so it runs in that thread. That thread is not the loop's default executor,
-  where embeddings and document parsing run: a busy ingestion must not hold up the turns'
-  commits. One thread is enough: a process's SQLite writers take turns
-  (``database.write_transaction``). Reads end without touching the disk.
+  without syncing: it runs inline. The WAL checkpoint that SQLite would otherwise run inside
+  a COMMIT now and then (copying pages and syncing the file) is turned off on these
+  connections; every :data:`CHECKPOINT_EVERY` write transactions (or :data:`CHECKPOINT_ROWS`
+  rows written) one runs in a thread of its own (:data:`COMMITS`), while writers go on: no
+  turn waits for it. Behind a steady stream of writers such a checkpoint never reaches the
+  end of the WAL, so the WAL is never started over and grows; once it passes
+  :data:`WAL_LIMIT_BYTES`, the checkpoint runs while the writer that reached the count
+  still holds the process's write lock (``database.write_transaction``), so it gets to the
+  end and the next writer starts the WAL over, as SQLite's own checkpoint in a COMMIT
+  would. With ``synchronous=FULL`` every COMMIT syncs, so it runs in that thread. That
+  thread is not the loop's default executor, where embeddings and document parsing run: a
+  busy ingestion must not hold up the turns' commits. One thread is enough: a process's
+  SQLite writers take turns (``database.write_transaction``). Reads end without touching
+  the disk.
 - **The pool.** A connection is held only while its transaction runs (statements that
   return at once, a busy wait, a commit); the pool opens more when all are out rather than
   make the loop thread wait for one.
@@ -41,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -63,6 +65,8 @@ COMMITS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pathweaver-sqlit
 #: SQLite's own default of a checkpoint per 1,000 pages.
 CHECKPOINT_EVERY = 200
 CHECKPOINT_ROWS = 1000
+#: A WAL larger than this is checkpointed with the process's writers held (see above).
+WAL_LIMIT_BYTES = 32 * 1024 * 1024
 
 #: Connections kept open between transactions (more are opened, and closed after use, when
 #: more transactions than this are between a statement and their commit at once).
@@ -157,6 +161,7 @@ class InlineEngine:
         self._writes = 0
         self._rows = 0
         self._checkpointer: sqlite3.Connection | None = None
+        self._background: asyncio.Future[None] | None = None
         self.sync_engine: Engine = create_engine(
             URL.create("sqlite", database=path),
             echo=echo,
@@ -219,9 +224,23 @@ class InlineEngine:
         return self.inline_commit and (self._writes >= CHECKPOINT_EVERY or self._rows >= CHECKPOINT_ROWS)
 
     async def checkpoint(self) -> None:
-        """Checkpoint the WAL in the commit thread (call holding the process's write lock)."""
+        """Checkpoint the WAL in the commit thread (call holding the process's write lock).
+
+        Waits for it only when the WAL has grown past :data:`WAL_LIMIT_BYTES`; otherwise it
+        runs in the background, unless one still does.
+        """
         self._writes = self._rows = 0
-        await asyncio.get_running_loop().run_in_executor(COMMITS, self._run_checkpoint)
+        loop = asyncio.get_running_loop()
+        if self._wal_bytes() > WAL_LIMIT_BYTES:
+            await loop.run_in_executor(COMMITS, self._run_checkpoint)
+        elif self._background is None or self._background.done():
+            self._background = loop.run_in_executor(COMMITS, self._run_checkpoint)
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.path.getsize(f"{self.path}-wal")
+        except OSError:
+            return 0
 
     def _run_checkpoint(self) -> None:
         try:
@@ -236,6 +255,8 @@ class InlineEngine:
             log.warning("SQLite WAL checkpoint failed; the next one will retry", exc_info=True)
 
     async def dispose(self) -> None:
+        if self._background is not None:
+            await self._background
         if self._checkpointer is not None:
             checkpointer, self._checkpointer = self._checkpointer, None
             await asyncio.get_running_loop().run_in_executor(COMMITS, checkpointer.close)
