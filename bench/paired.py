@@ -42,6 +42,12 @@ def _cpu_per(run: ArmRun) -> float:
     return run.cpu / len(run.samples) if run.samples else float("nan")
 
 
+def _ratio(a: float, b: float) -> float:
+    """``a / b``; NaN when ``b`` is 0 (a smoke run's few turns can cost less than one tick
+    of the kernel's 10 ms CPU clock)."""
+    return a / b if b else float("nan")
+
+
 def _per(count: int, turns: int) -> str:
     return f"{count / turns:.2f}" if turns else "n/a"
 
@@ -341,7 +347,7 @@ async def graph_size(h: Harness, plan: Plan, import_seconds: dict[int, float]) -
     )
     keep = list(range(len(runs["direct"].rounds)))
     cpu = {n: _cpu_per(runs[f"{n} nodes"]) for n in plan.graph_sizes}
-    spread = max(cpu.values()) / min(cpu.values()) - 1
+    spread = _ratio(max(cpu.values()), min(cpu.values())) - 1
     rows = [
         Row(
             "M8",
@@ -355,7 +361,7 @@ async def graph_size(h: Harness, plan: Plan, import_seconds: dict[int, float]) -
         Row(
             "M8",
             f"CPU per turn, largest / smallest - 1 ({plan.graph_sizes[0]} to {plan.graph_sizes[-1]} nodes)",
-            f"{spread * 100:+.0f}%",
+            f"{spread * 100:+.0f}%" if spread == spread else "n/a (under one tick of the CPU clock)",
             "within 10%",
         )
     )
@@ -417,7 +423,7 @@ async def history_length(h: Harness, plan: Plan, db: Path) -> list[Row]:
             "db_bytes_per_turn": written[n],
         }
     first, last = plan.history_lengths[0], plan.history_lengths[-1]
-    growth = _cpu_per(runs[f"{last} turns"]) / _cpu_per(runs[f"{first} turns"])
+    growth = _ratio(_cpu_per(runs[f"{last} turns"]), _cpu_per(runs[f"{first} turns"]))
     rows.append(
         Row(
             "M9",
