@@ -26,8 +26,9 @@ loop thread:
   end of the WAL, so the WAL is never started over and grows; once it passes
   :data:`WAL_LIMIT_BYTES`, the checkpoint runs while the writer that reached the count
   still holds the process's write lock (``database.write_transaction``), so it gets to the
-  end and the next writer starts the WAL over, as SQLite's own checkpoint in a COMMIT
-  would. With ``synchronous=FULL`` every COMMIT syncs, so it runs in that thread. That
+  end, and truncates the file (a WAL started over keeps its file's size, which would then
+  say nothing of what is left to copy), as SQLite's own checkpoint in a COMMIT would
+  start it over. With ``synchronous=FULL`` every COMMIT syncs, so it runs in that thread. That
   thread is not the loop's default executor, where embeddings and document parsing run: a
   busy ingestion must not hold up the turns' commits. One thread is enough: a process's
   SQLite writers take turns (``database.write_transaction``). Reads end without touching
@@ -65,8 +66,9 @@ COMMITS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pathweaver-sqlit
 #: SQLite's own default of a checkpoint per 1,000 pages.
 CHECKPOINT_EVERY = 200
 CHECKPOINT_ROWS = 1000
-#: A WAL larger than this is checkpointed with the process's writers held (see above).
-WAL_LIMIT_BYTES = 32 * 1024 * 1024
+#: A WAL file larger than this is checkpointed with the process's writers held, and
+#: truncated (see above): about SQLite's own default of 1,000 pages.
+WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
 #: Connections kept open between transactions (more are opened, and closed after use, when
 #: more transactions than this are between a statement and their commit at once).
@@ -232,9 +234,9 @@ class InlineEngine:
         self._writes = self._rows = 0
         loop = asyncio.get_running_loop()
         if self._wal_bytes() > WAL_LIMIT_BYTES:
-            await loop.run_in_executor(COMMITS, self._run_checkpoint)
+            await loop.run_in_executor(COMMITS, self._run_checkpoint, "TRUNCATE")
         elif self._background is None or self._background.done():
-            self._background = loop.run_in_executor(COMMITS, self._run_checkpoint)
+            self._background = loop.run_in_executor(COMMITS, self._run_checkpoint, "PASSIVE")
 
     def _wal_bytes(self) -> int:
         try:
@@ -242,15 +244,15 @@ class InlineEngine:
         except OSError:
             return 0
 
-    def _run_checkpoint(self) -> None:
+    def _run_checkpoint(self, mode: str) -> None:
+        """PASSIVE copies what it can without waiting for readers or blocking writers (as
+        SQLite's own automatic checkpoint does); TRUNCATE copies all and empties the file."""
         try:
             if self._checkpointer is None:
                 self._checkpointer = sqlite3.connect(
                     self.path, timeout=self.busy_timeout, check_same_thread=False
                 )
-            # PASSIVE: copies what it can without waiting for readers or blocking writers,
-            # as SQLite's own automatic checkpoint does.
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._checkpointer.execute(f"PRAGMA wal_checkpoint({mode})")
         except sqlite3.Error:
             log.warning("SQLite WAL checkpoint failed; the next one will retry", exc_info=True)
 
