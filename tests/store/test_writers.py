@@ -286,10 +286,14 @@ async def test_a_checkpoint_of_a_small_wal_does_not_hold_up_the_writers(
     try:
         async with write_transaction(engine) as conn:
             await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
-        for n in range(6):  # three checkpoints due; the first is still running throughout
+        for n in range(2):  # a checkpoint is due after the second
+            async with write_transaction(turn_engine) as conn:
+                await conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
+        assert await asyncio.to_thread(started.wait, 5)  # it runs, and stays stuck
+        for n in range(2, 6):  # two more come due while it is stuck: no writer waits
             async with asyncio.timeout(5), write_transaction(turn_engine) as conn:
                 await conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
-        assert started.is_set() and not release.is_set()
+        assert not release.is_set()
         async with read_transaction(turn_engine) as conn:
             assert (await conn.exec_driver_sql("SELECT count(*) FROM t")).scalar_one() == 6
     finally:
