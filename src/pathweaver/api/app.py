@@ -86,6 +86,7 @@ def create_app(
                 on_end=worker.wake.set,
                 tools=tools,
                 knowledge=knowledge,
+                freeze_cached=own_store,  # the process's server (see ``settle_heap``)
             )
             task = asyncio.create_task(worker.run(), name="pathweaver-lifecycle")
             if own_store:  # this app is the process's server (tests hand it a store)
