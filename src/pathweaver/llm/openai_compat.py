@@ -269,8 +269,7 @@ class OpenAICompatModel:
         deadline = asyncio.get_running_loop().time() + self.total_timeout
         response = await self._open({**body, "stream": False}, deadline, whole=True)
         try:
-            events = json_events(response, deadline)
-            async for event in events:
+            async for event in json_events(response, deadline):
                 yield event
         except (httpx.TransportError, TimeoutError) as error:
             raise _stream_error(error) from None

@@ -95,10 +95,6 @@ class InlineConnection:
     def dialect(self) -> Dialect:
         return self._conn.dialect
 
-    @property
-    def sync_connection(self) -> Connection:
-        return self._conn
-
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return await self._retrying(lambda: self._conn.execute(statement, parameters))
 
