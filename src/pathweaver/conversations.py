@@ -20,7 +20,7 @@ import secrets
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -393,7 +393,7 @@ class Conversations:
         except TimeoutError:
             raise busy from None
         lease = _Lease(secrets.token_hex(8))
-        heartbeat = _Heartbeat()
+        heartbeat: asyncio.Task[None] | None = None
         session: SessionState | None = None
         try:
             pause = 0.01
@@ -428,50 +428,25 @@ class Conversations:
                 await asyncio.sleep(pause)
                 # Poll often: the turn in another worker usually ends within milliseconds.
                 pause = min(pause * 2, 0.05)
-            heartbeat.start(ttl / 3, lambda: self._renew(session.pk, lease.id, ttl))
+            heartbeat = asyncio.create_task(self._renew(session.pk, lease.id, ttl))
             assert window is not None and agent_stamp is not None
             yield _Held(session, lease, window, agent_stamp)
         finally:
             # Cleanup must run even when the request was cancelled (a client that went
             # away): shield it, or the lease would linger until it expires.
             with anyio.CancelScope(shield=True):
-                await heartbeat.stop()
+                if heartbeat is not None:
+                    heartbeat.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await heartbeat
                 if session is not None and not lease.released:
                     await self.store.sessions.release_lease(session.pk, lease.id)
             lock.release()
 
     async def _renew(self, session_pk: int, owner: str, ttl: float) -> None:
         while True:
-            await self.store.sessions.renew_lease(session_pk, owner, ttl)
             await asyncio.sleep(ttl / 3)
-
-
-class _Heartbeat:
-    """Renews a turn's lease every ``period`` seconds, from ``period`` on.
-
-    Most turns end long before the first renewal: a timer, not a task, waits for it, so
-    such a turn starts and stops no task at all.
-    """
-
-    __slots__ = ("_task", "_timer")
-
-    def __init__(self) -> None:
-        self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self, period: float, renew: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        def begin() -> None:
-            self._task = asyncio.create_task(renew())
-
-        self._timer = asyncio.get_running_loop().call_later(period, begin)
-
-    async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self.store.sessions.renew_lease(session_pk, owner, ttl)
 
 
 @dataclass
