@@ -81,6 +81,23 @@ _RETRIED = {5, 6, 261}
 T = TypeVar("T")
 
 
+def prepare_connection(
+    dbapi_connection: Any, synchronous: str, busy_timeout_ms: int, *, autocheckpoint: bool = True
+) -> None:
+    """Set up a new SQLite connection as every engine of the store wants it: transactions
+    begun explicitly (``isolation_level=None``), WAL, the busy timeout, ``synchronous``,
+    foreign keys; ``autocheckpoint=False`` leaves WAL checkpoints to the caller."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    if not autocheckpoint:
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
 class InlineConnection:
     """A synchronous SQLAlchemy connection behind the awaitable surface of ``AsyncConnection``
     that the store uses (``execute``, ``exec_driver_sql``, ``dialect``)."""
@@ -173,15 +190,8 @@ class InlineEngine:
 
         @event.listens_for(self.sync_engine, "connect")
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # transactions begin as ``transaction`` says
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=0")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            if self.inline_commit:
-                cursor.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in a thread
-            cursor.close()
+            # Transactions begin as ``transaction`` says; checkpoints run in a thread.
+            prepare_connection(dbapi_connection, synchronous, 0, autocheckpoint=not self.inline_commit)
 
     @property
     def dialect(self) -> Dialect:
