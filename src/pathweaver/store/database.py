@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, overload
@@ -32,7 +32,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pathweaver.errors import StorageBusy
-from pathweaver.store.inline_sqlite import InlineConnection, InlineEngine, prepare_connection
+from pathweaver.store.inline_sqlite import InlineConnection, InlineEngine, Prepared, prepare_connection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -117,6 +117,25 @@ _writers: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictiona
 AnyEngine = AsyncEngine | InlineEngine
 #: A connection in a transaction of either (both ``await conn.execute(statement, params)``).
 AnyConnection = AsyncConnection | InlineConnection
+
+
+async def rows(
+    conn: AnyConnection, prepared: Prepared, params: Mapping[str, Any]
+) -> Sequence[Mapping[Any, Any]]:
+    """Run a :class:`~pathweaver.store.inline_sqlite.Prepared` statement; the rows it returns
+    (by column name), none for a statement without rows."""
+    if isinstance(conn, InlineConnection):
+        return await conn.rows(prepared, params)
+    result = await conn.execute(prepared.statement, params)
+    return result.mappings().all() if result.returns_rows else []
+
+
+async def insert_many(conn: AnyConnection, prepared: Prepared, values: Sequence[Mapping[str, Any]]) -> None:
+    """Run a prepared INSERT once per row of ``values`` (one ``executemany``)."""
+    if isinstance(conn, InlineConnection):
+        await conn.insert_many(prepared, values)
+    else:
+        await conn.execute(prepared.statement, list(values))
 
 
 @overload

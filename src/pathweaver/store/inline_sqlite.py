@@ -46,14 +46,16 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.sql.dml import UpdateBase
 
 log = logging.getLogger("pathweaver.store")
 
@@ -98,15 +100,95 @@ def prepare_connection(
     cursor.close()
 
 
+class Prepared:
+    """A statement of a turn's hot path, built once with SQLAlchemy Core.
+
+    An :class:`InlineConnection` runs it on its DBAPI connection directly
+    (:meth:`InlineConnection.rows`): compiled once per engine to SQLite's SQL, with the
+    bind and result processors of its columns' types (the conversions SQLAlchemy itself
+    applies: datetimes, JSON, booleans), but without SQLAlchemy's execution context per
+    statement, which costs several times what SQLite takes to run such a statement. Other
+    connections (PostgreSQL) run :attr:`statement` as usual (``database.rows``).
+
+    ``keys``: for an INSERT, the columns its parameters name; the others are left to the
+    database (no Python-side column default runs: :func:`_compile` refuses a statement
+    that would need one).
+    """
+
+    __slots__ = ("keys", "statement")
+
+    def __init__(self, statement: Executable, *, keys: Sequence[str] | None = None):
+        self.statement = statement
+        self.keys = tuple(keys) if keys is not None else None
+
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    """The parameters, in the order of the SQL's ``?``."""
+    fixed: Mapping[str, Any]
+    """Values the statement carries itself (literals in its clauses)."""
+    binds: tuple[Processor, ...]
+    columns: tuple[str, ...]
+    """The names of the columns it returns (none for a statement without rows)."""
+    results: tuple[Processor, ...]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        fixed = self.fixed
+        values = [params[name] if name in params else fixed[name] for name in self.names]
+        return [
+            value if bind is None else bind(value) for bind, value in zip(self.binds, values, strict=True)
+        ]
+
+    def mappings(self, rows: list[Any]) -> list[dict[str, Any]]:
+        columns, results = self.columns, self.results
+        return [
+            {
+                name: value if result is None else result(value)
+                for name, result, value in zip(columns, results, row, strict=True)
+            }
+            for row in rows
+        ]
+
+
+def _compile(prepared: Prepared, dialect: Dialect) -> _Compiled:
+    statement: Any = prepared.statement
+    keys = list(prepared.keys) if prepared.keys is not None else None
+    compiled: Any = statement.compile(dialect=dialect, column_keys=keys)
+    binds = compiled.binds
+    if any(bind.expanding for bind in binds.values()):
+        raise ValueError("a prepared statement cannot take a list of values (IN)")
+    if keys is not None and isinstance(statement, UpdateBase):
+        missing = [c.key for c in statement.table.c if c.default is not None and c.key not in keys]
+        if missing:
+            raise ValueError(f"a prepared INSERT must name the columns with defaults: {missing}")
+    names = tuple(compiled.positiontup or ())
+    columns = list(statement.exported_columns)
+    return _Compiled(
+        sql=compiled.string,
+        names=names,
+        fixed={name: bind.effective_value for name, bind in binds.items() if not bind.required},
+        binds=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
+        columns=tuple(c.key for c in columns),
+        results=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+    )
+
+
 class InlineConnection:
     """A synchronous SQLAlchemy connection behind the awaitable surface of ``AsyncConnection``
-    that the store uses (``execute``, ``exec_driver_sql``, ``dialect``)."""
+    that the store uses (``execute``, ``exec_driver_sql``, ``dialect``), and :meth:`rows`
+    and :meth:`insert_many` for :class:`Prepared` statements."""
 
-    __slots__ = ("_busy_timeout", "_conn")
+    __slots__ = ("_busy_timeout", "_conn", "_engine")
 
-    def __init__(self, conn: Connection, busy_timeout: float):
+    def __init__(self, conn: Connection, engine: InlineEngine):
         self._conn = conn
-        self._busy_timeout = busy_timeout
+        self._engine = engine
+        self._busy_timeout = engine.busy_timeout
 
     @property
     def dialect(self) -> Dialect:
@@ -117,6 +199,45 @@ class InlineConnection:
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None) -> CursorResult[Any]:
         return await self._retrying(lambda: self._conn.exec_driver_sql(statement, parameters))
+
+    async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run ``prepared``; the rows it returns, as dicts by column name (none for a
+        statement without rows)."""
+        compiled = self._engine.compiled(prepared)
+        if compiled is None:  # echo on: SQLAlchemy's path, which logs
+            result = await self.execute(prepared.statement, params)
+            return [dict(row._mapping) for row in result] if result.returns_rows else []
+        arguments = compiled.arguments(params)
+        return compiled.mappings(await self._retrying(lambda: self._run(compiled, arguments, False)))
+
+    async def insert_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run ``prepared`` (without rows to return) once per row of ``rows``."""
+        compiled = self._engine.compiled(prepared)
+        if compiled is None:
+            await self.execute(prepared.statement, list(rows))
+            return
+        arguments = [compiled.arguments(row) for row in rows]
+        await self._retrying(lambda: self._run(compiled, arguments, True))
+
+    def _run(self, compiled: _Compiled, arguments: Any, many: bool) -> list[Any]:
+        conn = self._conn
+        raw: Any = conn.connection.driver_connection
+        cursor = raw.cursor()
+        try:
+            # What SQLAlchemy's engine would tell its listeners (tests count statements).
+            listeners = conn.dispatch.before_cursor_execute
+            if listeners:
+                listeners(conn, cursor, compiled.sql, arguments, None, many)
+            if many:
+                cursor.executemany(compiled.sql, arguments)
+                return []
+            cursor.execute(compiled.sql, arguments)
+            return cursor.fetchall() if compiled.columns else []
+        except sqlite3.Error as error:
+            # As SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...).
+            raise DBAPIError.instance(compiled.sql, arguments, error, sqlite3.Error) from error
+        finally:
+            cursor.close()
 
     async def _retrying(self, run: Callable[[], T]) -> T:
         try:  # the usual case: no lock in the way, no await, no retry bookkeeping
@@ -171,6 +292,8 @@ class InlineEngine:
     ):
         self.busy_timeout = busy_timeout
         self.path = path
+        self._echo = echo
+        self._compiled: dict[Prepared, _Compiled] = {}
         #: Whether COMMIT runs on the loop's thread (it does not sync: see the module docstring).
         self.inline_commit = synchronous.upper() not in ("FULL", "EXTRA")
         self._writes = 0
@@ -197,6 +320,15 @@ class InlineEngine:
     def dialect(self) -> Dialect:
         return self.sync_engine.dialect
 
+    def compiled(self, prepared: Prepared) -> _Compiled | None:
+        """``prepared`` as this engine runs it (``None`` with ``echo``: SQLAlchemy runs it)."""
+        if self._echo:
+            return None
+        compiled = self._compiled.get(prepared)
+        if compiled is None:
+            compiled = self._compiled[prepared] = _compile(prepared, self.sync_engine.dialect)
+        return compiled
+
     @property
     def url(self) -> URL:
         return self.sync_engine.url
@@ -208,7 +340,7 @@ class InlineEngine:
         Commits when the block ends, rolls back when it raises (cancellation included).
         """
         with self.sync_engine.connect() as conn:
-            inline = InlineConnection(conn, self.busy_timeout)
+            inline = InlineConnection(conn, self)
             await inline.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
             raw: Any = conn.connection.driver_connection
             changes = raw.total_changes

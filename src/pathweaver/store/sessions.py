@@ -9,25 +9,32 @@ started from. Either all of it is stored, or none.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pathweaver.engine.state import NewMessage, SessionState, StoredMessage, TurnOutcome, TurnRecord
 from pathweaver.errors import Conflict
 from pathweaver.llm.base import Message, ToolCall
-from pathweaver.store.database import AnyConnection, AnyEngine, read_transaction, write_transaction
+from pathweaver.store.database import (
+    AnyConnection,
+    AnyEngine,
+    insert_many,
+    read_transaction,
+    rows,
+    write_transaction,
+)
+from pathweaver.store.inline_sqlite import Prepared
 from pathweaver.store.lifecycle import NewDelivery, enqueue_finalize, insert_deliveries
-from pathweaver.store.schema import UTCDateTime, agents, messages, sessions, turns, utcnow
+from pathweaver.store.schema import agents, messages, sessions, turns, utcnow
 
 
-def _session(row: Row[Any]) -> SessionState:
-    m = row._mapping
+def _session(m: Mapping[Any, Any]) -> SessionState:
     return SessionState(
         pk=m["id"],
         project_id=m["project_id"],
@@ -52,14 +59,15 @@ def _session(row: Row[Any]) -> SessionState:
 
 
 # The statements every turn runs, built once: building and hashing a statement costs more
-# CPU than SQLite takes to run it.
+# CPU than SQLite takes to run it; and prepared, so that SQLite runs them without SQLAlchemy's
+# execution machinery (``inline_sqlite.Prepared``).
 _HISTORY = select(messages).where(messages.c.session_id == bindparam("p_session")).order_by(messages.c.seq)
-_TAIL = (
+_TAIL = Prepared(
     select(messages)
     .where(messages.c.session_id == bindparam("p_session"), messages.c.seq > bindparam("p_since"))
     .order_by(messages.c.seq)
 )
-_HEAD = (
+_HEAD = Prepared(
     select(messages)
     .where(
         messages.c.session_id == bindparam("p_session"),
@@ -69,8 +77,8 @@ _HEAD = (
     .order_by(messages.c.seq)
     .limit(bindparam("p_head"))
 )
-_AGENT_STAMP = select(agents.c.updated_at).where(agents.c.project_id == bindparam("p_project"))
-_TAKE_LEASE = (
+_AGENT_STAMP = Prepared(select(agents.c.updated_at).where(agents.c.project_id == bindparam("p_project")))
+_TAKE_LEASE = Prepared(
     update(sessions)
     .where(
         sessions.c.project_id == bindparam("p_project"),
@@ -80,10 +88,12 @@ _TAKE_LEASE = (
     .values(lease_owner=bindparam("p_owner"), lease_until=bindparam("p_until"))
     .returning(*sessions.c)
 )
-_LEASE_HELD = select(sessions.c.lease_until).where(
-    sessions.c.project_id == bindparam("p_project"), sessions.c.external_id == bindparam("p_external")
+_LEASE_HELD = Prepared(
+    select(sessions.c.lease_until).where(
+        sessions.c.project_id == bindparam("p_project"), sessions.c.external_id == bindparam("p_external")
+    )
 )
-_COMMIT = (
+_COMMIT = Prepared(
     update(sessions)
     .where(
         sessions.c.id == bindparam("p_session"),
@@ -106,32 +116,49 @@ _COMMIT = (
     )
     .returning(*sessions.c)
 )
-_INSERT_TURN = insert(turns)
-_BY_EXTERNAL_ID = select(sessions).where(
-    sessions.c.project_id == bindparam("p_project"), sessions.c.external_id == bindparam("p_external")
+_INSERT_TURN = Prepared(
+    insert(turns),
+    keys=[
+        "session_id",
+        "seq",
+        "status",
+        "node_before",
+        "node_after",
+        "response",
+        "trace",
+        "started_at",
+        "finished_at",
+    ],
 )
-_CREATE = insert(sessions).returning(*sessions.c)
-_INSERT_MESSAGES = insert(messages)
+_BY_EXTERNAL_ID = Prepared(
+    select(sessions).where(
+        sessions.c.project_id == bindparam("p_project"), sessions.c.external_id == bindparam("p_external")
+    )
+)
+_NEW_SESSION_COLUMNS = [c.key for c in sessions.c if c.key not in ("id", "evaluation")]
+_CREATE = Prepared(insert(sessions).returning(*sessions.c), keys=_NEW_SESSION_COLUMNS)
+_MESSAGE_COLUMNS = [c.key for c in messages.c]
+_INSERT_MESSAGES = Prepared(insert(messages), keys=_MESSAGE_COLUMNS)
 
 
 async def _messages(conn: AnyConnection, session_pk: int) -> list[StoredMessage]:
-    return _stored((await conn.execute(_HISTORY, {"p_session": session_pk})).all())
+    return _stored((await conn.execute(_HISTORY, {"p_session": session_pk})).mappings().all())
 
 
-def _stored(rows: Sequence[Row[Any]]) -> list[StoredMessage]:
+def _stored(found: Sequence[Mapping[Any, Any]]) -> list[StoredMessage]:
     return [
         StoredMessage(
-            seq=r.seq,
-            turn_seq=r.turn_seq,
-            role=r.role,
-            content=r.content,
-            tool_calls=_calls(r.tool_calls),
-            tool_call_id=r.tool_call_id,
-            node_id=r.node_id,
-            created_at=r.created_at,
-            internal=r.internal,
+            seq=r["seq"],
+            turn_seq=r["turn_seq"],
+            role=r["role"],
+            content=r["content"],
+            tool_calls=_calls(r["tool_calls"]),
+            tool_call_id=r["tool_call_id"],
+            node_id=r["node_id"],
+            created_at=r["created_at"],
+            internal=r["internal"],
         )
-        for r in rows
+        for r in found
     ]
 
 
@@ -191,10 +218,10 @@ async def _turn_inputs(
     first: list[StoredMessage] = []
     if since and head:
         params = {"p_session": session.pk, "p_since": since, "p_head": head}
-        first = _stored((await conn.execute(_HEAD, params)).all())
-    last = _stored((await conn.execute(_TAIL, {"p_session": session.pk, "p_since": since})).all())
-    stamp = (await conn.execute(_AGENT_STAMP, {"p_project": session.project_id})).scalar_one()
-    return HistoryWindow(first=first, last=last, complete=since == 0), stamp
+        first = _stored(await rows(conn, _HEAD, params))
+    last = _stored(await rows(conn, _TAIL, {"p_session": session.pk, "p_since": since}))
+    (stamp,) = await rows(conn, _AGENT_STAMP, {"p_project": session.project_id})
+    return HistoryWindow(first=first, last=last, complete=since == 0), stamp["updated_at"]
 
 
 class SessionStore:
@@ -213,12 +240,12 @@ class SessionStore:
                     )
                 )
             ).first()
-        return _session(row) if row else None
+        return _session(row._mapping) if row else None
 
     async def by_pk(self, session_pk: int) -> SessionState:
         async with read_transaction(self.engine) as conn:
             row = (await conn.execute(select(sessions).where(sessions.c.id == session_pk))).one()
-        return _session(row)
+        return _session(row._mapping)
 
     async def create(
         self,
@@ -248,8 +275,8 @@ class SessionStore:
             # The turn's engine: a conversation's first turn creates its session here.
             async with write_transaction(self.turn_engine) as conn:
                 where = {"p_project": project_id, "p_external": external_id}
-                existing = (await conn.execute(_BY_EXTERNAL_ID, where)).first()
-                if existing is None:
+                existing = await rows(conn, _BY_EXTERNAL_ID, where)
+                if not existing:
                     values = {
                         "project_id": project_id,
                         "external_id": external_id,
@@ -257,6 +284,7 @@ class SessionStore:
                         "provider": provider,
                         "session_type": "text",
                         "status": "active",
+                        "end_reason": None,
                         "variables": variables,
                         "extracted": {},
                         "current_node_id": start_node_id,
@@ -266,14 +294,15 @@ class SessionStore:
                         "marked": False,
                         "created_at": now,
                         "updated_at": now,
+                        "ended_at": None,
                         "lease_owner": lease[0] if lease else None,
                         "lease_until": now + timedelta(seconds=lease[1]) if lease else None,
                     }
-                    row = (await conn.execute(_CREATE, values)).one()
-                    pk = int(row.id)
+                    (row,) = await rows(conn, _CREATE, values)
+                    pk = int(row["id"])
                     if first_message:
                         first = NewMessage(Message(role="assistant", content=first_message), start_node_id)
-                        await conn.execute(_INSERT_MESSAGES, [_message_row(pk, 1, 0, first, now)])
+                        await insert_many(conn, _INSERT_MESSAGES, [_message_row(pk, 1, 0, first, now)])
                     if started:
                         await insert_deliveries(conn, project_id, pk, list(started))
                     return _session(row), True
@@ -354,15 +383,15 @@ class SessionStore:
         where = {"p_project": project_id, "p_external": external_id}
         lease = {"p_now": now, "p_owner": owner, "p_until": now + timedelta(seconds=ttl)}
         async with write_transaction(self.turn_engine) as conn:
-            row = (await conn.execute(_TAKE_LEASE, {**where, **lease})).first()
-            if row is not None:
-                session = _session(row)
+            taken = await rows(conn, _TAKE_LEASE, {**where, **lease})
+            if taken:
+                session = _session(taken[0])
                 window, stamp = await _turn_inputs(conn, session, tail=tail, head=head)
                 return Acquired(session, None, window, stamp)
-            held = (await conn.execute(_LEASE_HELD, where)).first()
-        if held is None:
+            held = await rows(conn, _LEASE_HELD, where)
+        if not held:
             return Acquired(None, None, None, None)
-        return Acquired(None, UTCDateTime().process_result_value(held[0], conn.dialect) or now, None, None)
+        return Acquired(None, held[0]["lease_until"] or now, None, None)
 
     async def renew_lease(self, session_pk: int, owner: str, ttl: float) -> bool:
         async with write_transaction(self.turn_engine) as conn:
@@ -397,7 +426,7 @@ class SessionStore:
         """
         now = utcnow()
         seq = session.turn_count + 1
-        rows = [
+        new_messages = [
             _message_row(session.pk, session.message_count + i + 1, seq, new, now)
             for i, new in enumerate(outcome.messages)
         ]
@@ -407,7 +436,7 @@ class SessionStore:
             "p_turns_before": session.turn_count,
             "p_owner": lease_owner,
             "p_turns": seq,
-            "p_messages": session.message_count + len(rows),
+            "p_messages": session.message_count + len(new_messages),
             "p_node": outcome.node_after,
             "p_visited": list(outcome.visited),
             "p_extracted": outcome.extracted,
@@ -418,10 +447,11 @@ class SessionStore:
         }
         try:
             async with write_transaction(self.turn_engine) as conn:
-                row = (await conn.execute(_COMMIT, values)).first()
-                if row is None:
+                committed = await rows(conn, _COMMIT, values)
+                if not committed:
                     raise Conflict("another turn on this session finished first; retry", retry_after=1)
-                await conn.execute(
+                await rows(
+                    conn,
                     _INSERT_TURN,
                     {
                         "session_id": session.pk,
@@ -435,13 +465,13 @@ class SessionStore:
                         "finished_at": now,
                     },
                 )
-                if rows:
-                    await conn.execute(_INSERT_MESSAGES, rows)
+                if new_messages:
+                    await insert_many(conn, _INSERT_MESSAGES, new_messages)
                 if ended:
                     await enqueue_finalize(conn, session.pk)
         except IntegrityError as exc:
             raise Conflict("another turn on this session finished first; retry", retry_after=1) from exc
-        return _session(row)
+        return _session(committed[0])
 
     async def end(self, project_id: str, external_id: str, reason: str) -> tuple[SessionState | None, bool]:
         """End a session. Returns ``(session, changed)``; ending twice changes nothing."""
@@ -472,7 +502,7 @@ class SessionStore:
                     )
                 )
             ).first()
-        return (_session(row) if row else None), bool(result.rowcount)
+        return (_session(row._mapping) if row else None), bool(result.rowcount)
 
     async def page(
         self,
@@ -518,11 +548,11 @@ class SessionStore:
             .offset((page - 1) * page_size)
         )
         async with read_transaction(self.engine) as conn:
-            rows = (await conn.execute(query)).all()
+            found = (await conn.execute(query)).all()
             total = (
                 await conn.execute(select(func.count()).select_from(sessions).where(*conditions))
             ).scalar_one()
-        return [_session(r) for r in rows], int(total)
+        return [_session(r._mapping) for r in found], int(total)
 
     async def set_marked(self, project_id: str, external_id: str, marked: bool) -> SessionState | None:
         async with write_transaction(self.engine) as conn:
@@ -538,7 +568,7 @@ class SessionStore:
                     )
                 )
             ).first()
-        return _session(row) if row else None
+        return _session(row._mapping) if row else None
 
     async def first_messages(self, session_pks: Sequence[int]) -> dict[int, str]:
         """The first user message of each session (a preview for lists)."""
@@ -584,7 +614,7 @@ class SessionStore:
             .order_by(sessions.c.updated_at.desc(), sessions.c.id.desc())
         )
         async with read_transaction(self.engine) as conn:
-            candidates = [_session(r) for r in (await conn.execute(query)).all()]
+            candidates = [_session(r) for r in (await conn.execute(query)).mappings().all()]
         matched: list[SessionState] = []
         for session in candidates:
             history = await self.messages(session.pk)
