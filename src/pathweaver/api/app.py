@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from pathweaver import __version__
 from pathweaver.api import errors, openapi, ratelimit
@@ -24,7 +25,7 @@ from pathweaver.api.knowledge import knowledge_router
 from pathweaver.api.management import management_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders, OverheadHeader
 from pathweaver.api.projects import projects_router
-from pathweaver.api.runtime import chat_router, runtime_routers
+from pathweaver.api.runtime import DirectChat, chat_router, runtime_routers
 from pathweaver.api.studio import mount_studio
 from pathweaver.api.testing import cancel_test_runs, testing_router
 from pathweaver.api.tools import tools_router
@@ -118,7 +119,8 @@ def create_app(
     )
     app.state.settings = settings
     errors.install(app)
-    for router in [chat_router(), *history_routers(), *runtime_routers(), *webhook_routers()]:
+    chat = chat_router()
+    for router in [chat, *history_routers(), *runtime_routers(), *webhook_routers()]:
         app.include_router(router)
     app.include_router(projects_router())
     app.include_router(interactive_router())
@@ -135,6 +137,7 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(DirectChat, route=next(r for r in chat.routes if isinstance(r, APIRoute)))
     app.add_middleware(LegacyPathHeaders, sunset=settings.legacy_sunset)
     app.add_middleware(OverheadHeader)
     app.add_middleware(

@@ -72,12 +72,15 @@ def describe_validation(errors: Sequence[Any]) -> tuple[str, str | None]:
     return (f"{field}: {message}" if field else message), field
 
 
+async def on_pathweaver_error(request: Request, exc: PathweaverError) -> JSONResponse:
+    """The answer to an error the request ran into (also ``runtime.DirectChat``'s)."""
+    if exc.status >= 500:
+        log.warning("request failed: %s: %s", type(exc).__name__, exc.message)
+    return error_response(request, exc)
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(PathweaverError)
-    async def on_pathweaver_error(request: Request, exc: PathweaverError) -> JSONResponse:
-        if exc.status >= 500:
-            log.warning("request failed: %s: %s", type(exc).__name__, exc.message)
-        return error_response(request, exc)
+    app.add_exception_handler(PathweaverError, on_pathweaver_error)  # type: ignore[arg-type]
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,9 @@ same bodies and add ``Deprecation`` and ``Sunset`` headers (see ``app.py``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -19,10 +21,14 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pathweaver.api import idempotency, limits
 from pathweaver.api.auth import Caller, project_caller
+from pathweaver.api.errors import on_pathweaver_error
 from pathweaver.api.openapi import answers
 from pathweaver.api.pump import END, GONE, TIMEOUT, EventPump, watch_disconnect
 from pathweaver.api.wire import (
@@ -410,6 +416,99 @@ async def get_model(request: Request, projectId: str, model: str, caller: Caller
 
 def _model_json(project_id: str) -> dict[str, Any]:
     return {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": f"pathweaver:{project_id}"}
+
+
+# The v1 chat route's direct entry ----------------------------------------------------
+
+_V1_CHAT = re.compile(r"/v1/projects/([^/]+)/chat/completions")
+#: The longest ``X-Session-ID`` :func:`chat_completions` declares (``Header(max_length=...)``).
+_SESSION_HEADER_MAX = 200
+
+
+class DirectChat:
+    """ASGI middleware: ``POST /v1/projects/{projectId}/chat/completions`` without FastAPI's
+    routing, dependency solving and exception layers in between.
+
+    Nearly every request a worker serves is that one, and those layers cost about a tenth
+    of a turn's CPU (bench/README.md). This runs the same handler (:func:`chat_completions`)
+    with the same authentication and limits (``project_caller``), answers its errors with
+    the same handler as FastAPI would (``errors.on_pathweaver_error``, in the route's
+    error style), and sits inside the same middleware (body limit, overhead header).
+
+    It takes only the plain case: a JSON body that validates as :class:`ChatCompletionBody`,
+    no ``Idempotency-Key``, an ``X-Session-ID`` the route accepts, no ``root_path``. Anything
+    else goes on to FastAPI's route, with the body already read handed over as it came, so
+    a validation error, say, reads exactly as the route's documented answer: nothing of
+    the request has run yet when it does.
+    """
+
+    def __init__(self, app: ASGIApp, route: APIRoute):
+        self.app = app
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or (match := _V1_CHAT.fullmatch(scope["path"])) is None
+            or scope.get("root_path")
+        ):
+            await self.app(scope, receive, send)
+            return
+        parts: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left before its body was complete: nobody to answer
+            parts.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(parts)
+        headers = Headers(scope=scope)
+        session_header = headers.get("x-session-id")
+        parsed = self._plain(headers, session_header, body)
+        if parsed is None:
+            await self.app(scope, _replaying(body, receive), send)
+            return
+        project_id = match.group(1)
+        scope["route"] = self.route  # the error style, as FastAPI's routing would set it
+        scope["path_params"] = {"projectId": project_id}
+        request = Request(scope, receive)
+        try:
+            caller = await project_caller(request, project_id)
+            response: Response = await chat_completions(request, project_id, parsed, caller, session_header)
+        except PathweaverError as exc:
+            response = await on_pathweaver_error(request, exc)
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _plain(headers: Headers, session_header: str | None, body: bytes) -> ChatCompletionBody | None:
+        """The body, when the request is one this entry takes; ``None`` otherwise."""
+        if idempotency.HEADER in headers:
+            return None
+        if session_header is not None and len(session_header) > _SESSION_HEADER_MAX:
+            return None
+        content_type = headers.get("content-type")
+        if content_type is not None and content_type.split(";", 1)[0].strip().lower() != "application/json":
+            return None
+        try:
+            return ChatCompletionBody.model_validate(json.loads(body))
+        except Exception:  # not JSON, not a valid body: the route answers what is wrong
+            return None
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` that first hands over ``body``, already read, in one piece."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 # Routers -------------------------------------------------------------------------------
