@@ -183,12 +183,13 @@ class InlineConnection:
     that the store uses (``execute``, ``exec_driver_sql``, ``dialect``), and :meth:`rows`
     and :meth:`insert_many` for :class:`Prepared` statements."""
 
-    __slots__ = ("_busy_timeout", "_conn", "_engine")
+    __slots__ = ("_busy_timeout", "_conn", "_cursor", "_engine")
 
     def __init__(self, conn: Connection, engine: InlineEngine):
         self._conn = conn
         self._engine = engine
         self._busy_timeout = engine.busy_timeout
+        self._cursor: Any = None  # one DBAPI cursor for the transaction's prepared statements
 
     @property
     def dialect(self) -> Dialect:
@@ -221,8 +222,10 @@ class InlineConnection:
 
     def _run(self, compiled: _Compiled, arguments: Any, many: bool) -> list[Any]:
         conn = self._conn
-        raw: Any = conn.connection.driver_connection
-        cursor = raw.cursor()
+        cursor = self._cursor
+        if cursor is None:
+            raw: Any = conn.connection.driver_connection
+            cursor = self._cursor = raw.cursor()
         try:
             # What SQLAlchemy's engine would tell its listeners (tests count statements).
             listeners = conn.dispatch.before_cursor_execute
@@ -236,8 +239,11 @@ class InlineConnection:
         except sqlite3.Error as error:
             # As SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...).
             raise DBAPIError.instance(compiled.sql, arguments, error, sqlite3.Error) from error
-        finally:
-            cursor.close()
+
+    def close_cursor(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
 
     async def _retrying(self, run: Callable[[], T]) -> T:
         try:  # the usual case: no lock in the way, no await, no retry bookkeeping
@@ -349,6 +355,8 @@ class InlineEngine:
             except BaseException:
                 conn.rollback()
                 raise
+            finally:
+                inline.close_cursor()
             if not write:
                 conn.commit()
             elif self.inline_commit:
