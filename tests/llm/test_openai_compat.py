@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import socket
 import time
 from typing import Any
@@ -618,3 +619,52 @@ async def test_check_reports_a_wrong_key_and_an_unknown_model(mock_llm: MockLLM)
         await wrong_key.aclose()
         await wrong_model.aclose()
     assert "mock-model" in raised.value.message
+
+
+async def test_chat_calls_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chat calls skip the httpx client's layers, not its choice of transport: a proxy set in
+    the environment (``HTTP_PROXY``) still carries them."""
+    seen: list[bytes] = []
+    completion = {
+        "id": "c",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "via the proxy"},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        seen.append(head.split(b"\r\n", 1)[0])
+        body = json.dumps(completion).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
+        )
+        writer.write(body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    # Never resolved: the proxy answers for it.
+    model = OpenAICompatModel("http://upstream.invalid:9/v1", API_KEY, "mock-model", max_retries=0)
+    try:
+        assert (await collect(model.stream(WHOLE))).text == "via the proxy"
+    finally:
+        await model.aclose()
+        server.close()
+        await server.wait_closed()
+    assert seen == [b"POST http://upstream.invalid:9/v1/chat/completions HTTP/1.1"]

@@ -17,6 +17,11 @@ Contract, in short:
 * Errors name the setting to fix: a rejected key ``PATHWEAVER_LLM_API_KEY``, an unknown
   model ``PATHWEAVER_LLM_MODEL``, an unreachable host ``PATHWEAVER_LLM_BASE_URL``.
 * Closing or cancelling the stream closes the upstream connection.
+* A chat call goes to the transport (connection pool, or the proxy from the environment)
+  that ``httpx.AsyncClient`` would pick for the URL, without the client's layers around it:
+  merging the request with the client's defaults, auth and redirect hooks, and reading every
+  answer's cookies into a jar took about a tenth of a turn's CPU (bench/README.md). No
+  cookie an upstream sets is sent back; redirects were never followed.
 """
 
 from __future__ import annotations
@@ -139,6 +144,10 @@ class OpenAICompatModel:
             transport=transport,
         )
         self.max_connections = max_connections
+        self._chat_url = httpx.URL(self.base_url + "/chat/completions")
+        #: The client's headers (its defaults and ours), for chat calls sent without it.
+        self._chat_headers = {**self._client.headers, "Content-Type": "application/json"}
+        self._chat_transport = _transport_for(self._client, self._chat_url)
         #: Whether the upstream accepts ``stream_options`` (None: not known yet).
         self._usage_option: bool | None = None
         self._structured_mode: StructuredMode = STRUCTURED_MODES[0]
@@ -290,11 +299,11 @@ class OpenAICompatModel:
         loop = asyncio.get_running_loop()
         attempt = 0
         timeout = self._whole_timeout if whole else self._client.timeout
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         while True:
-            request = self._client.build_request("POST", "chat/completions", json=body, timeout=timeout)
             try:
                 async with asyncio.timeout_at(deadline):
-                    response = await self._client.send(request, stream=True)
+                    response = await self._send(content, timeout)
             except (
                 httpx.ConnectError,
                 httpx.ConnectTimeout,
@@ -327,6 +336,21 @@ class OpenAICompatModel:
                 raise failure
             attempt += 1
             await asyncio.sleep(wait)
+
+    async def _send(self, content: bytes, timeouts: httpx.Timeout) -> httpx.Response:
+        """POST ``content`` to chat/completions; the response's body is left to read."""
+        request = httpx.Request(
+            "POST",
+            self._chat_url,
+            headers=self._chat_headers,
+            content=content,
+            extensions={"timeout": timeouts.as_dict()},
+        )
+        if self._chat_transport is None:  # an httpx without the method below: its client
+            return await self._client.send(request, stream=True)
+        response = await self._chat_transport.handle_async_request(request)
+        response.request = request
+        return response
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: between half and all of ``backoff * 2**attempt``."""
@@ -508,6 +532,13 @@ def _stream_error(error: Exception) -> LLMError:
     if isinstance(error, TimeoutError):
         return LLMTimeout("the upstream call exceeded the total timeout (PATHWEAVER_LLM_TOTAL_TIMEOUT)")
     return LLMError(f"the upstream stream was cut in the middle ({type(error).__name__}: {error})")
+
+
+def _transport_for(client: httpx.AsyncClient, url: httpx.URL) -> httpx.AsyncBaseTransport | None:
+    """The transport ``client`` sends ``url`` through: its pool, or a proxy's (``HTTPS_PROXY``
+    and the like), as httpx resolves them (``None`` if this httpx cannot say)."""
+    pick = getattr(client, "_transport_for_url", None)
+    return pick(url) if pick is not None else None
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
