@@ -209,7 +209,8 @@ class InlineConnection:
             result = await self.execute(prepared.statement, params)
             return [dict(row._mapping) for row in result] if result.returns_rows else []
         arguments = compiled.arguments(params)
-        return compiled.mappings(await self._retrying(lambda: self._run(compiled, arguments, False)))
+        found = await self._retrying(lambda: self._run(compiled.sql, arguments, fetch=bool(compiled.columns)))
+        return compiled.mappings(found)
 
     async def insert_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run ``prepared`` (without rows to return) once per row of ``rows``."""
@@ -218,9 +219,17 @@ class InlineConnection:
             await self.execute(prepared.statement, list(rows))
             return
         arguments = [compiled.arguments(row) for row in rows]
-        await self._retrying(lambda: self._run(compiled, arguments, True))
+        await self._retrying(lambda: self._run(compiled.sql, arguments, many=True))
 
-    def _run(self, compiled: _Compiled, arguments: Any, many: bool) -> list[Any]:
+    async def begin(self, *, write: bool) -> None:
+        """Begin the transaction: SQLAlchemy's (its ``begin`` event; it commits or rolls back
+        at the end), with its ``BEGIN`` run on the DBAPI cursor (pysqlite's own begin does
+        nothing: the connection is in autocommit mode, see :func:`prepare_connection`)."""
+        self._conn.begin()
+        sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+        await self._retrying(lambda: self._run(sql, ()))
+
+    def _run(self, sql: str, arguments: Any, *, many: bool = False, fetch: bool = False) -> list[Any]:
         conn = self._conn
         cursor = self._cursor
         if cursor is None:
@@ -230,15 +239,15 @@ class InlineConnection:
             # What SQLAlchemy's engine would tell its listeners (tests count statements).
             listeners = conn.dispatch.before_cursor_execute
             if listeners:
-                listeners(conn, cursor, compiled.sql, arguments, None, many)
+                listeners(conn, cursor, sql, arguments, None, many)
             if many:
-                cursor.executemany(compiled.sql, arguments)
+                cursor.executemany(sql, arguments)
                 return []
-            cursor.execute(compiled.sql, arguments)
-            return cursor.fetchall() if compiled.columns else []
+            cursor.execute(sql, arguments)
+            return cursor.fetchall() if fetch else []
         except sqlite3.Error as error:
             # As SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...).
-            raise DBAPIError.instance(compiled.sql, arguments, error, sqlite3.Error) from error
+            raise DBAPIError.instance(sql, arguments, error, sqlite3.Error) from error
 
     def close_cursor(self) -> None:
         if self._cursor is not None:
@@ -347,7 +356,7 @@ class InlineEngine:
         """
         with self.sync_engine.connect() as conn:
             inline = InlineConnection(conn, self)
-            await inline.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            await inline.begin(write=write)
             raw: Any = conn.connection.driver_connection
             changes = raw.total_changes
             try:
