@@ -122,3 +122,15 @@ async def test_a_body_sent_in_parts_is_read_whole(
     response = await direct.post(path, content=parts(), headers={**project.auth, "X-Session-ID": "parts"})
     assert response.status_code == 200, response.text
     assert response.headers["x-session-id"] == "parts"
+
+
+async def test_a_json_body_sent_as_a_form_gets_an_answer_that_names_the_content_type(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient], project: Project
+) -> None:
+    # What ``curl -d '{...}'`` sends without ``-H 'Content-Type: application/json'``.
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
+    headers = {**project.auth, "content-type": "application/x-www-form-urlencoded"}
+    answer = await _same(both, f"/v1/projects/{project.id}/chat/completions", content=body, headers=headers)
+    assert answer["status"] == 400
+    assert "Content-Type: application/json" in answer["body"]["error"]["message"]
+    assert "application/x-www-form-urlencoded" in answer["body"]["error"]["message"]

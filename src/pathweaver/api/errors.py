@@ -85,6 +85,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, field = describe_validation(exc.errors())
+        content_type = request.headers.get("content-type")
+        if field is None and content_type and "json" not in content_type.lower():
+            # curl's -d, say, sends form encoding: FastAPI then never reads the body as JSON.
+            message += (
+                f"; send it as JSON with Content-Type: application/json (this one: {content_type[:60]})"
+            )
         return error_response(request, UserError(message, details={"param": field} if field else {}))
 
     @app.exception_handler(StarletteHTTPException)
