@@ -84,6 +84,8 @@ class EventPump(Generic[T]):
         not get to close its connection).
         """
         self._stop()
+        if self._task.done():  # drained already (a JSON turn): no cancel scope to set up
+            return
         with anyio.move_on_after(5, shield=True), contextlib.suppress(asyncio.CancelledError):
             await self._task
 
