@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import json
 import socket
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout, ModelBusy, ModelOutputError
@@ -668,3 +670,29 @@ async def test_chat_calls_go_through_the_proxy_the_environment_names(monkeypatch
         server.close()
         await server.wait_closed()
     assert seen == [b"POST http://upstream.invalid:9/v1/chat/completions HTTP/1.1"]
+
+
+async def test_a_compressed_answer_in_one_piece_is_decoded() -> None:
+    """An upstream that gzips its one-piece answer (chat calls skip the httpx client, not
+    its decoding) is read as the JSON it is."""
+    completion = {
+        "id": "c",
+        "object": "chat.completion",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "squeezed"}, "finish_reason": "stop"}
+        ],
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = gzip.compress(json.dumps(completion).encode())
+        return httpx.Response(
+            200, content=body, headers={"content-type": "application/json", "content-encoding": "gzip"}
+        )
+
+    model = OpenAICompatModel(
+        "http://upstream.test/v1", API_KEY, "mock-model", transport=httpx.MockTransport(answer)
+    )
+    try:
+        assert (await collect(model.stream(WHOLE))).text == "squeezed"
+    finally:
+        await model.aclose()
