@@ -64,6 +64,8 @@ KEEP_ALIVE = b": keep-alive\n\n"
 REPLAYED = {"Idempotent-Replayed": "true"}
 
 CallerDep = Annotated[Caller, Depends(project_caller)]
+#: The longest ``X-Session-ID`` the chat route takes (its ``DirectChat`` entry too).
+SESSION_HEADER_MAX = 200
 
 
 def _conversations(request: Request) -> Conversations:
@@ -195,7 +197,7 @@ async def chat_completions(
     projectId: str,
     body: ChatCompletionBody,
     caller: CallerDep,
-    x_session_id: Annotated[str | None, Header(max_length=200)] = None,
+    x_session_id: Annotated[str | None, Header(max_length=SESSION_HEADER_MAX)] = None,
 ) -> Any:
     settings = _settings(request)
     limits.check_chat(settings, body)
@@ -421,8 +423,6 @@ def _model_json(project_id: str) -> dict[str, Any]:
 # The v1 chat route's direct entry ----------------------------------------------------
 
 _V1_CHAT = re.compile(r"/v1/projects/([^/]+)/chat/completions")
-#: The longest ``X-Session-ID`` :func:`chat_completions` declares (``Header(max_length=...)``).
-_SESSION_HEADER_MAX = 200
 
 
 class DirectChat:
@@ -486,7 +486,7 @@ class DirectChat:
         """The body, when the request is one this entry takes; ``None`` otherwise."""
         if idempotency.HEADER in headers:
             return None
-        if session_header is not None and len(session_header) > _SESSION_HEADER_MAX:
+        if session_header is not None and len(session_header) > SESSION_HEADER_MAX:
             return None
         content_type = headers.get("content-type")
         if content_type is not None and content_type.split(";", 1)[0].strip().lower() != "application/json":

@@ -147,7 +147,10 @@ class OpenAICompatModel:
         self._chat_url = httpx.URL(self.base_url + "/chat/completions")
         #: The client's headers (its defaults and ours), for chat calls sent without it.
         self._chat_headers = {**self._client.headers, "Content-Type": "application/json"}
-        self._chat_transport = _transport_for(self._client, self._chat_url)
+        #: Where the client would send a chat call: its pool, or the proxy the environment
+        #: names (``HTTPS_PROXY`` and the like), as httpx resolves it (a private method, in
+        #: every httpx this project accepts; ``tests/llm`` holds the proxy case).
+        self._chat_transport = self._client._transport_for_url(self._chat_url)
         #: Whether the upstream accepts ``stream_options`` (None: not known yet).
         self._usage_option: bool | None = None
         self._structured_mode: StructuredMode = STRUCTURED_MODES[0]
@@ -346,8 +349,6 @@ class OpenAICompatModel:
             content=content,
             extensions={"timeout": timeouts.as_dict()},
         )
-        if self._chat_transport is None:  # an httpx without the method below: its client
-            return await self._client.send(request, stream=True)
         response = await self._chat_transport.handle_async_request(request)
         response.request = request
         return response
@@ -532,13 +533,6 @@ def _stream_error(error: Exception) -> LLMError:
     if isinstance(error, TimeoutError):
         return LLMTimeout("the upstream call exceeded the total timeout (PATHWEAVER_LLM_TOTAL_TIMEOUT)")
     return LLMError(f"the upstream stream was cut in the middle ({type(error).__name__}: {error})")
-
-
-def _transport_for(client: httpx.AsyncClient, url: httpx.URL) -> httpx.AsyncBaseTransport | None:
-    """The transport ``client`` sends ``url`` through: its pool, or a proxy's (``HTTPS_PROXY``
-    and the like), as httpx resolves them (``None`` if this httpx cannot say)."""
-    pick = getattr(client, "_transport_for_url", None)
-    return pick(url) if pick is not None else None
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

@@ -124,7 +124,7 @@ async def rows(
 ) -> Sequence[Mapping[Any, Any]]:
     """Run a :class:`~pathweaver.store.inline_sqlite.Prepared` statement; the rows it returns
     (by column name), none for a statement without rows."""
-    if isinstance(conn, InlineConnection):
+    if isinstance(conn, InlineConnection) and conn.runs_prepared:
         return await conn.rows(prepared, params)
     result = await conn.execute(prepared.statement, params)
     return result.mappings().all() if result.returns_rows else []
@@ -132,7 +132,7 @@ async def rows(
 
 async def insert_many(conn: AnyConnection, prepared: Prepared, values: Sequence[Mapping[str, Any]]) -> None:
     """Run a prepared INSERT once per row of ``values`` (one ``executemany``)."""
-    if isinstance(conn, InlineConnection):
+    if isinstance(conn, InlineConnection) and conn.runs_prepared:
         await conn.insert_many(prepared, values)
     else:
         await conn.execute(prepared.statement, list(values))

@@ -201,13 +201,16 @@ class InlineConnection:
     async def exec_driver_sql(self, statement: str, parameters: Any = None) -> CursorResult[Any]:
         return await self._retrying(lambda: self._conn.exec_driver_sql(statement, parameters))
 
+    @property
+    def runs_prepared(self) -> bool:
+        """Whether :meth:`rows` and :meth:`insert_many` may be used: not with ``echo``, whose
+        logging only SQLAlchemy's own path does (``database.rows`` takes that one then)."""
+        return not self._engine.echo
+
     async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run ``prepared``; the rows it returns, as dicts by column name (none for a
         statement without rows)."""
         compiled = self._engine.compiled(prepared)
-        if compiled is None:  # echo on: SQLAlchemy's path, which logs
-            result = await self.execute(prepared.statement, params)
-            return [dict(row._mapping) for row in result] if result.returns_rows else []
         arguments = compiled.arguments(params)
         found = await self._retrying(lambda: self._run(compiled.sql, arguments, fetch=bool(compiled.columns)))
         return compiled.mappings(found)
@@ -215,9 +218,6 @@ class InlineConnection:
     async def insert_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run ``prepared`` (without rows to return) once per row of ``rows``."""
         compiled = self._engine.compiled(prepared)
-        if compiled is None:
-            await self.execute(prepared.statement, list(rows))
-            return
         arguments = [compiled.arguments(row) for row in rows]
         await self._retrying(lambda: self._run(compiled.sql, arguments, many=True))
 
@@ -307,7 +307,7 @@ class InlineEngine:
     ):
         self.busy_timeout = busy_timeout
         self.path = path
-        self._echo = echo
+        self.echo = echo
         self._compiled: dict[Prepared, _Compiled] = {}
         #: Whether COMMIT runs on the loop's thread (it does not sync: see the module docstring).
         self.inline_commit = synchronous.upper() not in ("FULL", "EXTRA")
@@ -335,10 +335,8 @@ class InlineEngine:
     def dialect(self) -> Dialect:
         return self.sync_engine.dialect
 
-    def compiled(self, prepared: Prepared) -> _Compiled | None:
-        """``prepared`` as this engine runs it (``None`` with ``echo``: SQLAlchemy runs it)."""
-        if self._echo:
-            return None
+    def compiled(self, prepared: Prepared) -> _Compiled:
+        """``prepared`` as this engine runs it, compiled on first use."""
         compiled = self._compiled.get(prepared)
         if compiled is None:
             compiled = self._compiled[prepared] = _compile(prepared, self.sync_engine.dialect)
