@@ -10,7 +10,6 @@ import socket
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout, ModelBusy, ModelOutputError
@@ -129,7 +128,8 @@ async def test_an_upstream_that_never_ends_its_stream_after_done_still_answers(m
 
 @pytest.mark.parametrize("cut", [1, 7, 9, 10, 31])
 async def test_line_ends_of_every_kind_split_anywhere_across_reads(cut: int) -> None:
-    """CRLF, LF and CR all end a line, even when a read ends between the CR and the LF."""
+    """CRLF, LF and CR all end a line, even when a read ends between the CR and the LF (or
+    inside a character's UTF-8 bytes)."""
     from pathweaver.llm.openai_stream import sse_events
 
     raw = (
@@ -139,10 +139,15 @@ async def test_line_ends_of_every_kind_split_anywhere_across_reads(cut: int) -> 
         "data: [DONE]\r\n\r\n"
     )
 
+    data = raw.encode()
+
+    class Content:
+        async def iter_any(self) -> Any:
+            for start in range(0, len(data), cut):
+                yield data[start : start + cut]
+
     class Reads:
-        async def aiter_text(self) -> Any:
-            for start in range(0, len(raw), cut):
-                yield raw[start : start + cut]
+        content = Content()
 
     deadline = asyncio.get_running_loop().time() + 5
     events = [event async for event in sse_events(Reads(), deadline)]  # type: ignore[arg-type]
@@ -624,8 +629,7 @@ async def test_check_reports_a_wrong_key_and_an_unknown_model(mock_llm: MockLLM)
 
 
 async def test_chat_calls_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chat calls skip the httpx client's layers, not its choice of transport: a proxy set in
-    the environment (``HTTP_PROXY``) still carries them."""
+    """A proxy set in the environment (``HTTP_PROXY``) carries the chat calls."""
     seen: list[bytes] = []
     completion = {
         "id": "c",
@@ -673,8 +677,7 @@ async def test_chat_calls_go_through_the_proxy_the_environment_names(monkeypatch
 
 
 async def test_a_compressed_answer_in_one_piece_is_decoded() -> None:
-    """An upstream that gzips its one-piece answer (chat calls skip the httpx client, not
-    its decoding) is read as the JSON it is."""
+    """An upstream that gzips its one-piece answer is read as the JSON it is."""
     completion = {
         "id": "c",
         "object": "chat.completion",
@@ -682,17 +685,33 @@ async def test_a_compressed_answer_in_one_piece_is_decoded() -> None:
             {"index": 0, "message": {"role": "assistant", "content": "squeezed"}, "finish_reason": "stop"}
         ],
     }
+    asked: list[bytes] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        body = gzip.compress(json.dumps(completion).encode())
-        return httpx.Response(
-            200, content=body, headers={"content-type": "application/json", "content-encoding": "gzip"}
+    async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        asked.append(head.lower())
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
         )
+        await reader.readexactly(length)
+        body = gzip.compress(json.dumps(completion).encode())
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+            b"content-length: %d\r\n\r\n" % len(body)
+        )
+        writer.write(body)
+        await writer.drain()
+        writer.close()
 
-    model = OpenAICompatModel(
-        "http://upstream.test/v1", API_KEY, "mock-model", transport=httpx.MockTransport(answer)
-    )
+    server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    model = OpenAICompatModel(f"http://127.0.0.1:{port}/v1", API_KEY, "mock-model", max_retries=0)
     try:
         assert (await collect(model.stream(WHOLE))).text == "squeezed"
     finally:
         await model.aclose()
+        server.close()
+        await server.wait_closed()
+    assert b"accept-encoding: gzip" in asked[0]

@@ -1,42 +1,48 @@
 """Any OpenAI-compatible chat completions endpoint (OpenAI, vLLM, Ollama, llama.cpp's server,
-Groq, OpenRouter ...), spoken to directly with httpx.
+Groq, OpenRouter ...), spoken to directly with aiohttp's client.
 
-httpx rather than the ``openai`` client, because the contract here is about the wire:
-every upstream delta is relayed as soon as it is parsed, the three timeouts are separate,
-retries happen only before the first event reaches the caller, and a malformed stream is an
-error rather than something a client library papers over.
+Directly rather than through the ``openai`` client, because the contract here is about the
+wire: every upstream delta is relayed as soon as it is parsed, the three timeouts are
+separate, retries happen only before the first event reaches the caller, and a malformed
+stream is an error rather than something a client library papers over. aiohttp rather than
+httpx (which the rest of Pathweaver's outbound calls use) because a model call is on every
+turn's path: on this project's machines an httpx call to a local upstream cost about
+500 µs of CPU, aiohttp's about 155 µs, a sixth of what Pathweaver spends on a whole turn
+(bench/README.md).
 
 Contract, in short:
 
-* ``connect_timeout`` bounds opening the TCP/TLS connection; ``first_byte_timeout`` bounds
-  the wait for the response to start and any later silence of the stream;
-  ``total_timeout`` bounds the whole call, retries and streaming included.
+* ``connect_timeout`` bounds opening the TCP/TLS connection, and the wait for a free
+  connection when ``max_connections`` calls already hold one (then 503 ``upstream_busy``);
+  ``first_byte_timeout`` bounds the wait for the response to start and any later silence
+  of the stream; ``total_timeout`` bounds the whole call, retries and streaming included.
 * Connection failures, 408, 429 and 5xx are retried up to ``max_retries`` times, with
   exponential backoff and jitter, honouring ``Retry-After``, and only before anything was
   yielded. Once the first event is out, a failure raises :class:`LLMError`.
 * Errors name the setting to fix: a rejected key ``PATHWEAVER_LLM_API_KEY``, an unknown
   model ``PATHWEAVER_LLM_MODEL``, an unreachable host ``PATHWEAVER_LLM_BASE_URL``.
-* Closing or cancelling the stream closes the upstream connection.
-* A chat call goes to the transport (connection pool, or the proxy from the environment)
-  that ``httpx.AsyncClient`` would pick for the URL, without the client's layers around it:
-  merging the request with the client's defaults, auth and redirect hooks, and reading every
-  answer's cookies into a jar took about a tenth of a turn's CPU (bench/README.md). No
-  cookie an upstream sets is sent back; redirects were never followed.
+* Closing or cancelling the stream closes the upstream connection; a stream read to its end
+  leaves it open for the next call.
+* A proxy named by the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``) is
+  resolved once, when the model is built. No cookie an upstream sets is sent back;
+  redirects are not followed; compressed answers are decoded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import random
 import re
-import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
+import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout, ModelBusy
 from pathweaver.llm.base import (
@@ -78,6 +84,17 @@ STRUCTURED_MODES: tuple[StructuredMode, ...] = ("json_schema", "tool", "json_obj
 #: the last HTTP chunk normally comes with ``[DONE]`` or right after it.
 SETTLE_AFTER_DONE = 0.1
 _RETRY_STATUSES = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+#: Failures before a response that another attempt may get past: no connection (the DNS
+#: included), a connection that timed out opening or was dropped by the upstream, an
+#: answer that broke off or was not HTTP.
+_RETRIED = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientOSError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientResponseError,
+)
 
 
 class UpstreamRejected(LLMError):
@@ -87,7 +104,6 @@ class UpstreamRejected(LLMError):
 class OpenAICompatModel:
     """A :class:`~pathweaver.llm.base.Model` over an OpenAI-compatible HTTP API.
 
-    ``transport`` replaces httpx's network transport (tests pass ``httpx.MockTransport``).
     ``backoff`` is the first retry delay in seconds, doubled on each retry; a
     ``Retry-After`` longer than ``max_retry_wait`` is not waited for: the error is raised.
     """
@@ -106,7 +122,6 @@ class OpenAICompatModel:
         max_retry_wait: float = 20.0,
         max_connections: int = 1000,
         always_stream: bool = False,
-        transport: httpx.AsyncBaseTransport | None = None,
         settings: SettingNames = SettingNames(),
     ) -> None:
         self.name = model
@@ -116,10 +131,10 @@ class OpenAICompatModel:
         self.first_byte_timeout = first_byte_timeout
         #: Stream every call, even one whose reply nobody reads as it comes (see ``_chat``).
         self.always_stream = always_stream
+        self.connect_timeout = connect_timeout
+        self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=first_byte_timeout)
         #: A call answered in one piece has no first byte before its last: no read timeout.
-        self._whole_timeout = httpx.Timeout(
-            connect=connect_timeout, read=None, write=first_byte_timeout, pool=connect_timeout
-        )
+        self._whole_timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout)
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_retry_wait = max_retry_wait
@@ -127,30 +142,23 @@ class OpenAICompatModel:
         headers = {"User-Agent": "pathweaver", "Accept": "application/json, text/event-stream"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url + "/",
-            headers=headers,
-            timeout=httpx.Timeout(
-                connect=connect_timeout,
-                read=first_byte_timeout,
-                write=first_byte_timeout,
-                pool=connect_timeout,
-            ),
-            # A streamed turn holds its connection to the end: the pool's size is the number
-            # of turns relayed at once (httpx's default, 100, refused the 101st stream).
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=min(100, max_connections)
-            ),
-            transport=transport,
-        )
+        self._headers = headers
+        self._chat_headers = {**headers, "Content-Type": "application/json"}
+        self._chat_url = URL(self.base_url + "/chat/completions")
+        self._models_url = URL(self.base_url + "/models")
+        #: The proxy the environment names for the upstream, if any (with its credentials).
+        self._proxy: URL | None = None
+        self._proxy_auth: aiohttp.BasicAuth | None = None
+        with contextlib.suppress(LookupError):
+            self._proxy, self._proxy_auth = get_env_proxy_for_url(self._chat_url)
+        #: A streamed turn holds its connection to the end: the calls at once are bounded
+        #: here (not by the connector, whose wait would read as a connect timeout) so that
+        #: the one past the bound gets a clear ``upstream_busy``.
         self.max_connections = max_connections
-        self._chat_url = httpx.URL(self.base_url + "/chat/completions")
-        #: The client's headers (its defaults and ours), for chat calls sent without it.
-        self._chat_headers = {**self._client.headers, "Content-Type": "application/json"}
-        #: Where the client would send a chat call: its pool, or the proxy the environment
-        #: names (``HTTPS_PROXY`` and the like), as httpx resolves it (a private method, in
-        #: every httpx this project accepts; ``tests/llm`` holds the proxy case).
-        self._chat_transport = self._client._transport_for_url(self._chat_url)
+        self._slots = asyncio.Semaphore(max_connections)
+        #: Made on first use, in the event loop that uses it (see :meth:`_client`).
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         #: Whether the upstream accepts ``stream_options`` (None: not known yet).
         self._usage_option: bool | None = None
         self._structured_mode: StructuredMode = STRUCTURED_MODES[0]
@@ -200,7 +208,9 @@ class OpenAICompatModel:
         raise AssertionError("unreachable: the last structured mode raises")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        session, self._session = self._session, None
+        if session is not None and self._session_loop is asyncio.get_running_loop():
+            await session.close()
 
     async def check(self) -> None:
         """Verify the configuration cheaply (``GET /models``); raise :class:`LLMConfigError`.
@@ -209,15 +219,23 @@ class OpenAICompatModel:
         are reported with the setting to fix. Upstreams without a ``/models`` route pass.
         """
         try:
-            response = await asyncio.wait_for(self._client.get("models"), self.total_timeout)
-        except (httpx.TransportError, TimeoutError) as error:
+            async with asyncio.timeout(self.total_timeout):
+                async with self._client().get(
+                    self._models_url,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    proxy=self._proxy,
+                    proxy_auth=self._proxy_auth,
+                ) as response:
+                    status, text = response.status, (await response.read()).decode("utf-8", "replace")
+        except (aiohttp.ClientError, TimeoutError) as error:
             raise _transport_error(error, self.base_url, self.settings, config=True) from None
-        if response.status_code in (401, 403):
-            raise self._status_error(response.status_code, response.text) from None
-        if response.status_code != 200:
+        if status in (401, 403):
+            raise self._status_error(status, text) from None
+        if status != 200:
             return
         try:
-            listed = [str(item["id"]) for item in response.json()["data"]]
+            listed = [str(item["id"]) for item in json.loads(text)["data"]]
         except (ValueError, KeyError, TypeError):
             return
         if listed and self.name not in listed and f"models/{self.name}" not in listed:
@@ -229,6 +247,19 @@ class OpenAICompatModel:
             )
 
     # The wire -------------------------------------------------------------------------
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The session (connection pool) of the running event loop, made on first use."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session_loop is not loop or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                # The calls at once are bounded by ``_slots``; idle connections are kept
+                # for the next turns (aiohttp closes them after 15 s unused).
+                connector=aiohttp.TCPConnector(limit=0),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+            self._session_loop = loop
+        return self._session
 
     async def _chat(self, body: dict[str, Any], *, stream: bool = True) -> AsyncIterator[ChatEvent]:
         """POST a chat completion and relay its events.
@@ -246,47 +277,76 @@ class OpenAICompatModel:
         body = {**body, "stream": True}
         if self._usage_option is not False:
             body["stream_options"] = {"include_usage": True}
+        await self._take_slot()
         try:
-            response = await self._open(body, deadline)
-        except UpstreamRejected as rejected:
-            if self._usage_option is not None or "stream_options" not in rejected.message:
-                raise
-            # Some upstreams refuse stream_options: ask again without it, and remember.
-            body.pop("stream_options")
-            response = await self._open(body, deadline)
-            self._usage_option = False
-        else:
-            if "stream_options" in body:
-                self._usage_option = True
-        state: StreamState | None = None
-        try:
-            if "text/event-stream" in response.headers.get("content-type", ""):
-                state = StreamState()
-                events = sse_events(
-                    response, deadline, settle=self._settle, state=state, read_timeout=self.first_byte_timeout
-                )
+            try:
+                response = await self._open(body, deadline)
+            except UpstreamRejected as rejected:
+                if self._usage_option is not None or "stream_options" not in rejected.message:
+                    raise
+                # Some upstreams refuse stream_options: ask again without it, and remember.
+                body.pop("stream_options")
+                response = await self._open(body, deadline)
+                self._usage_option = False
             else:
-                events = json_events(response, deadline)
-            async for event in events:
-                yield event
-        except (httpx.TransportError, TimeoutError) as error:
-            raise _stream_error(error) from None
+                if "stream_options" in body:
+                    self._usage_option = True
+            state: StreamState | None = None
+            try:
+                if "text/event-stream" in response.headers.get("content-type", ""):
+                    state = StreamState()
+                    events = sse_events(
+                        response,
+                        deadline,
+                        settle=self._settle,
+                        state=state,
+                        read_timeout=self.first_byte_timeout,
+                    )
+                else:
+                    events = json_events(response, deadline)
+                async for event in events:
+                    yield event
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise _stream_error(error) from None
+            finally:
+                if state is not None and state.lingered:
+                    self._settle = 0.0
+                # Back to the pool when read to its end; closed otherwise.
+                response.release()
         finally:
-            if state is not None and state.lingered:
-                self._settle = 0.0
-            await response.aclose()
+            self._slots.release()
 
     async def _whole(self, body: dict[str, Any]) -> AsyncIterator[ChatEvent]:
         """A call answered in one piece (``"stream": false``), as the same events."""
         deadline = asyncio.get_running_loop().time() + self.total_timeout
-        response = await self._open({**body, "stream": False}, deadline, whole=True)
+        await self._take_slot()
         try:
-            async for event in json_events(response, deadline):
-                yield event
-        except (httpx.TransportError, TimeoutError) as error:
-            raise _stream_error(error) from None
+            response = await self._open({**body, "stream": False}, deadline, whole=True)
+            try:
+                async for event in json_events(response, deadline):
+                    yield event
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise _stream_error(error) from None
+            finally:
+                response.release()
         finally:
-            await response.aclose()
+            self._slots.release()
+
+    async def _take_slot(self) -> None:
+        """Take one of the ``max_connections`` calls at once, waiting at most the connect
+        timeout for one to end; :class:`ModelBusy` then."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # returns at once
+            return
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise ModelBusy(
+                f"all connections to {self.base_url} are in use by other turns; retry shortly, or raise "
+                "PATHWEAVER_LLM_MAX_CONNECTIONS",
+                code="upstream_busy",
+            ) from None
 
     async def _open(
         self,
@@ -294,41 +354,45 @@ class OpenAICompatModel:
         deadline: float,
         *,
         whole: bool = False,
-    ) -> httpx.Response:
+    ) -> aiohttp.ClientResponse:
         """Send the request until it gets a 200 response, retrying what may be retried.
 
         ``whole``: the answer comes in one piece, so no first-byte timeout (``deadline`` only).
         """
         loop = asyncio.get_running_loop()
         attempt = 0
-        timeout = self._whole_timeout if whole else self._client.timeout
+        timeout = self._whole_timeout if whole else self._timeout
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        session = self._client()
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    response = await self._send(content, timeout)
-            except (
-                httpx.ConnectError,
-                httpx.ConnectTimeout,
-                httpx.RemoteProtocolError,
-                httpx.ReadError,
-            ) as error:
+                    response = await session.post(
+                        self._chat_url,
+                        data=content,
+                        headers=self._chat_headers,
+                        timeout=timeout,
+                        proxy=self._proxy,
+                        proxy_auth=self._proxy_auth,
+                        allow_redirects=False,
+                    )
+            except _RETRIED as error:
                 failure: LLMError = _transport_error(error, self.base_url, self.settings)
                 wait = self._backoff(attempt)
-            except (httpx.TransportError, TimeoutError) as error:
+            except (aiohttp.ClientError, TimeoutError) as error:
                 raise _transport_error(error, self.base_url, self.settings) from None
             else:
-                if response.status_code == 200:
+                if response.status == 200:
                     return response
                 try:
                     async with asyncio.timeout_at(deadline):
-                        text = (await response.aread()).decode("utf-8", "replace")
-                except (httpx.TransportError, TimeoutError) as error:
+                        text = (await response.read()).decode("utf-8", "replace")
+                except (aiohttp.ClientError, TimeoutError) as error:
                     raise _transport_error(error, self.base_url, self.settings) from None
                 finally:
-                    await response.aclose()
-                failure = self._status_error(response.status_code, text)
-                if response.status_code not in _RETRY_STATUSES:
+                    response.release()
+                failure = self._status_error(response.status, text)
+                if response.status not in _RETRY_STATUSES:
                     raise failure
                 retry_after = _retry_after(response.headers)
                 if retry_after is not None and retry_after > self.max_retry_wait:
@@ -339,19 +403,6 @@ class OpenAICompatModel:
                 raise failure
             attempt += 1
             await asyncio.sleep(wait)
-
-    async def _send(self, content: bytes, timeouts: httpx.Timeout) -> httpx.Response:
-        """POST ``content`` to chat/completions; the response's body is left to read."""
-        request = httpx.Request(
-            "POST",
-            self._chat_url,
-            headers=self._chat_headers,
-            content=content,
-            extensions={"timeout": timeouts.as_dict()},
-        )
-        response = await self._chat_transport.handle_async_request(request)
-        response.request = request
-        return response
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: between half and all of ``backoff * 2**attempt``."""
@@ -490,18 +541,12 @@ def _status_error(status: int, detail: str, base_url: str, model: str, names: Se
 def _transport_error(
     error: Exception, base_url: str, names: SettingNames, *, config: bool = False
 ) -> LLMError:
-    if isinstance(error, httpx.PoolTimeout):
-        return ModelBusy(
-            f"all connections to {base_url} are in use by other turns; retry shortly, or raise "
-            "PATHWEAVER_LLM_MAX_CONNECTIONS",
-            code="upstream_busy",
-        )
-    if isinstance(error, httpx.ConnectTimeout):
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
         return LLMTimeout(
             f"could not connect to {base_url} within the connect timeout; check {names.url} "
             "(or raise PATHWEAVER_LLM_CONNECT_TIMEOUT)"
         )
-    if isinstance(error, httpx.TimeoutException):
+    if isinstance(error, aiohttp.ServerTimeoutError):
         return LLMTimeout(
             f"the upstream at {base_url} did not answer within the first-byte timeout "
             "(PATHWEAVER_LLM_FIRST_BYTE_TIMEOUT)"
@@ -510,23 +555,23 @@ def _transport_error(
         return LLMTimeout(
             f"the upstream call exceeded the total timeout (PATHWEAVER_LLM_TOTAL_TIMEOUT) at {base_url}"
         )
-    if isinstance(error, httpx.ConnectError):
-        cause: BaseException | None = error
-        while cause is not None and not isinstance(cause, socket.gaierror):
-            cause = cause.__cause__ or cause.__context__
-        if cause is not None:
-            return LLMConfigError(
-                f"cannot resolve the host of {base_url}; check {names.url}", code="upstream_unreachable"
-            )
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return LLMConfigError(
+            f"cannot resolve the host of {base_url}; check {names.url}", code="upstream_unreachable"
+        )
+    if isinstance(error, aiohttp.ClientConnectorError):
         kind = LLMConfigError if config else LLMError
-        return kind(f"cannot connect to {base_url} ({error}); check {names.url}", code="upstream_unreachable")
+        return kind(
+            f"cannot connect to {base_url} ({error.os_error or error}); check {names.url}",
+            code="upstream_unreachable",
+        )
     return LLMError(
         f"the connection to {base_url} failed before a response ({type(error).__name__}: {error})"
     )
 
 
 def _stream_error(error: Exception) -> LLMError:
-    if isinstance(error, httpx.TimeoutException):
+    if isinstance(error, aiohttp.ServerTimeoutError):
         return LLMTimeout(
             "the upstream stream stalled past the first-byte timeout (PATHWEAVER_LLM_FIRST_BYTE_TIMEOUT)"
         )
@@ -535,7 +580,7 @@ def _stream_error(error: Exception) -> LLMError:
     return LLMError(f"the upstream stream was cut in the middle ({type(error).__name__}: {error})")
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
     if "retry-after-ms" in headers:
         try:

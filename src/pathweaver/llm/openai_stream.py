@@ -9,13 +9,14 @@ its event is complete; nothing is buffered.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from pathweaver.errors import LLMError
 from pathweaver.llm.base import ChatEvent, Finish, FinishReason, TextDelta, ToolCallDelta, Usage
@@ -35,39 +36,44 @@ class StreamState:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-async def _lines(response: httpx.Response, deadline: float, read_timeout: float | None) -> AsyncIterator[str]:
-    """The stream's lines (CRLF, LF or CR ends one, as server-sent events allow).
+async def _lines(
+    response: aiohttp.ClientResponse, deadline: float, read_timeout: float | None
+) -> AsyncIterator[str]:
+    """The stream's lines (CRLF, LF or CR ends one, as server-sent events allow), decoded
+    as UTF-8 (what server-sent events are) as the bytes arrive.
 
     The total deadline guards each network read, not each line: a read usually brings
     several lines, and arming a timer costs more than splitting them. While the deadline is
-    further away than ``read_timeout`` (the transport's own bound on every read, httpx's
-    read timeout), no timer is armed at all: the read cannot outlast the deadline.
+    further away than ``read_timeout`` (the client's own bound on every read), no timer is
+    armed at all: the read cannot outlast the deadline.
     """
-    chunks = response.aiter_text()
+    chunks = response.content.iter_any()
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
     loop = asyncio.get_running_loop()
     pending = ""
     while True:
         try:
             if read_timeout is not None and loop.time() + read_timeout < deadline:
-                text = await anext(chunks)
+                raw = await anext(chunks)
             else:
                 async with asyncio.timeout_at(deadline):
-                    text = await anext(chunks)
+                    raw = await anext(chunks)
         except StopAsyncIteration:
             break
-        text = pending + text
+        text = pending + decoder.decode(raw)
         # A CR at the end may be the first half of a CRLF: wait for the next read.
         end = len(text) - 1 if text.endswith("\r") else len(text)
         lines = _LINE_BREAK.split(text[:end])
         pending = lines.pop() + text[end:]
         for line in lines:
             yield line
+    pending += decoder.decode(b"", final=True)
     if pending:
         yield pending.removesuffix("\r")
 
 
 async def sse_events(
-    response: httpx.Response,
+    response: aiohttp.ClientResponse,
     deadline: float,
     *,
     settle: float = 0.0,
@@ -78,7 +84,7 @@ async def sse_events(
 
     After ``[DONE]``, wait up to ``settle`` seconds for the body to end (its last, empty
     HTTP chunk is usually in the same read) before yielding the finish: a response read to
-    its end lets httpx put the connection back in its pool, so the next call skips a TCP
+    its end lets the client put the connection back in its pool, so the next call skips a TCP
     (and TLS) handshake. ``settle=0`` closes the connection at ``[DONE]``.
 
     ``read_timeout``: what bounds each read of ``response`` already (see ``_lines``).
@@ -194,10 +200,10 @@ def _arguments_text(arguments: Any) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
-async def json_events(response: httpx.Response, deadline: float) -> AsyncIterator[ChatEvent]:
+async def json_events(response: aiohttp.ClientResponse, deadline: float) -> AsyncIterator[ChatEvent]:
     """An upstream that ignored ``stream: true`` and sent one JSON completion."""
     async with asyncio.timeout_at(deadline):
-        raw = await response.aread()
+        raw = await response.read()
     try:
         completion = json.loads(raw)
     except json.JSONDecodeError:
