@@ -23,24 +23,32 @@ from tests.conftest import Project, make_project
 
 @contextmanager
 def counted(store: Store) -> Iterator[dict[str, list[str]]]:
+    """Transactions and statements of both engines. A transaction is SQLAlchemy's ``begin``
+    event on the main engine, a ``BEGIN`` the inline SQLite engine runs on its cursor
+    (``store/inline_sqlite.py``: it skips SQLAlchemy's transaction object)."""
     seen: dict[str, list[str]] = {"transactions": [], "statements": []}
+    inline = store.turn_engine.sync_engine if store.turn_engine is not store.engine else None
     engines = {store.engine.sync_engine, store.turn_engine.sync_engine}
 
     def begin(conn: Any) -> None:
         seen["transactions"].append(conn.engine.url.drivername)
 
     def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+        head = sql.lstrip().upper()
+        if head.startswith("BEGIN"):
+            if conn.engine is inline:
+                seen["transactions"].append("inline")
+        elif not head.startswith(("COMMIT", "ROLLBACK", "PRAGMA")):
             seen["statements"].append(" ".join(sql.split())[:60])
 
+    event.listen(store.engine.sync_engine, "begin", begin)
     for engine in engines:
-        event.listen(engine, "begin", begin)
         event.listen(engine, "before_cursor_execute", statement)
     try:
         yield seen
     finally:
+        event.remove(store.engine.sync_engine, "begin", begin)
         for engine in engines:
-            event.remove(engine, "begin", begin)
             event.remove(engine, "before_cursor_execute", statement)
 
 

@@ -222,12 +222,28 @@ class InlineConnection:
         await self._retrying(lambda: self._run(compiled.sql, arguments, many=True))
 
     async def begin(self, *, write: bool) -> None:
-        """Begin the transaction: SQLAlchemy's (its ``begin`` event; it commits or rolls back
-        at the end), with its ``BEGIN`` run on the DBAPI cursor (pysqlite's own begin does
-        nothing: the connection is in autocommit mode, see :func:`prepare_connection`)."""
-        self._conn.begin()
+        """``BEGIN``, on the DBAPI cursor (SQLAlchemy's own begin does nothing on pysqlite:
+        the connection is in autocommit mode, see :func:`prepare_connection`). SQLAlchemy's
+        connection does not know of it unless a statement goes through it (:meth:`execute`),
+        which begins its own transaction object (no statement) on top."""
         sql = "BEGIN IMMEDIATE" if write else "BEGIN"
         await self._retrying(lambda: self._run(sql, ()))
+
+    def commit(self) -> None:
+        """``COMMIT``: through SQLAlchemy when it knows of the transaction (its ``commit``
+        event), on the cursor otherwise (``before_cursor_execute`` sees it, in the thread
+        that runs it)."""
+        if self._conn.in_transaction():
+            self._conn.commit()
+        else:
+            self._run("COMMIT", ())
+
+    def rollback(self) -> None:
+        raw: Any = self._conn.connection.driver_connection
+        if self._conn.in_transaction():
+            self._conn.rollback()
+        elif raw.in_transaction:
+            self._run("ROLLBACK", ())
 
     def _run(self, sql: str, arguments: Any, *, many: bool = False, fetch: bool = False) -> list[Any]:
         conn = self._conn
@@ -309,6 +325,8 @@ class InlineEngine:
         self.path = path
         self.echo = echo
         self._compiled: dict[Prepared, _Compiled] = {}
+        #: Connections kept between transactions (see :meth:`transaction`).
+        self._idle: list[Connection] = []
         #: Whether COMMIT runs on the loop's thread (it does not sync: see the module docstring).
         self.inline_commit = synchronous.upper() not in ("FULL", "EXTRA")
         self._writes = 0
@@ -351,27 +369,41 @@ class InlineEngine:
         """A transaction: ``BEGIN IMMEDIATE`` for one that will write, plain ``BEGIN`` otherwise.
 
         Commits when the block ends, rolls back when it raises (cancellation included).
+        Its SQLAlchemy connection is one this engine keeps checked out (up to
+        :data:`POOL_SIZE`): taking one from SQLAlchemy's pool and giving it back (events,
+        a reset per return), and SQLAlchemy's transaction object, cost a turn more than its
+        two transactions' BEGIN and COMMIT do.
         """
-        with self.sync_engine.connect() as conn:
-            inline = InlineConnection(conn, self)
+        conn = self._idle.pop() if self._idle else self.sync_engine.connect()
+        inline = InlineConnection(conn, self)
+        raw: Any = conn.connection.driver_connection
+        try:
             await inline.begin(write=write)
-            raw: Any = conn.connection.driver_connection
             changes = raw.total_changes
             try:
                 yield inline
             except BaseException:
-                conn.rollback()
+                inline.rollback()
                 raise
-            finally:
-                inline.close_cursor()
             if not write:
-                conn.commit()
+                inline.commit()
             elif self.inline_commit:
-                conn.commit()  # holds the write lock already: nothing to wait for
+                inline.commit()  # holds the write lock already: nothing to wait for
                 self._writes += 1
                 self._rows += raw.total_changes - changes
             else:
-                await _finished(asyncio.get_running_loop().run_in_executor(COMMITS, conn.commit))
+                await _finished(asyncio.get_running_loop().run_in_executor(COMMITS, inline.commit))
+        finally:
+            inline.close_cursor()
+            if (
+                len(self._idle) < POOL_SIZE
+                and not conn.invalidated
+                and not conn.in_transaction()
+                and not raw.in_transaction
+            ):
+                self._idle.append(conn)
+            else:
+                conn.close()
 
     @property
     def checkpoint_due(self) -> bool:
@@ -410,6 +442,9 @@ class InlineEngine:
             log.warning("SQLite WAL checkpoint failed; the next one will retry", exc_info=True)
 
     async def dispose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
         if self._background is not None:
             await self._background
         if self._checkpointer is not None:
