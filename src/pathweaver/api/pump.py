@@ -24,20 +24,16 @@ GONE: Any = object()
 
 
 class EventPump(Generic[T]):
-    """``keep``: only the items it accepts are handed over (a reader that wants the turn's
-    result alone is not woken for each of the reply's fragments)."""
-
-    def __init__(self, source: AsyncIterator[T], keep: Callable[[T], bool] | None = None):
+    def __init__(self, source: AsyncIterator[T]):
         self._queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
-        self._task = asyncio.create_task(self._run(source, keep))
+        self._task = asyncio.create_task(self._run(source))
         self._stopped = False
 
-    async def _run(self, source: AsyncIterator[T], keep: Callable[[T], bool] | None) -> None:
+    async def _run(self, source: AsyncIterator[T]) -> None:
         try:
             async with contextlib.aclosing(source):  # type: ignore[type-var]
                 async for item in source:
-                    if keep is None or keep(item):
-                        self._queue.put_nowait((item, None))
+                    self._queue.put_nowait((item, None))
         except Exception as exc:
             await self._queue.put((None, exc))
             return
@@ -59,11 +55,6 @@ class EventPump(Generic[T]):
             raise error
         return item
 
-    async def drain(self) -> None:
-        """Let the producer run to its end (its clean-up, e.g. releasing the session)."""
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
     def abandon(self) -> None:
         """The consumer went away: stop the producer, and wake the reader with ``GONE``."""
         self._stop()
@@ -84,7 +75,7 @@ class EventPump(Generic[T]):
         not get to close its connection).
         """
         self._stop()
-        if self._task.done():  # drained already (a JSON turn): no cancel scope to set up
+        if self._task.done():  # the stream had ended: no cancel scope to set up
             return
         with anyio.move_on_after(5, shield=True), contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -92,8 +83,13 @@ class EventPump(Generic[T]):
 
 async def watch_disconnect(receive: Any, pump: EventPump[Any]) -> None:
     """Abandon ``pump`` when the client disconnects (run as a task while a handler waits)."""
+    await on_disconnect(receive, pump.abandon)
+
+
+async def on_disconnect(receive: Any, went_away: Callable[[], None]) -> None:
+    """Call ``went_away`` when the client disconnects (run as a task while a handler waits)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            pump.abandon()
+            went_away()
             return

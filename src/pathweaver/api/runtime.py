@@ -10,6 +10,7 @@ same bodies and add ``Deprecation`` and ``Sunset`` headers (see ``app.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -30,7 +31,7 @@ from pathweaver.api import idempotency, limits
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.errors import on_pathweaver_error
 from pathweaver.api.openapi import answers
-from pathweaver.api.pump import END, GONE, TIMEOUT, EventPump, watch_disconnect
+from pathweaver.api.pump import END, GONE, TIMEOUT, EventPump, on_disconnect, watch_disconnect
 from pathweaver.api.wire import (
     DONE,
     MODEL_NAME,
@@ -232,23 +233,20 @@ async def chat_completions(
             completion_id=completion_id,
             stream=body.stream,
         )
-        # The turn runs in its own task (see api/pump.py): the handler can send heartbeats,
-        # and a client that disconnects while it waits cancels the turn and the model call.
-        pump: EventPump[ChatEvent] = EventPump(events, keep=None if body.stream else _is_result)
+        if not body.stream:
+            answer = await _whole_turn(events, request.receive)
+            if answer is None:
+                return Response(status_code=499)
+            completion = _completion(answer, session_id)
+            if claim is not None:
+                await claim.finish(200, completion, headers)
+            return JSONResponse(completion, headers=headers)
+        # A streamed turn runs in its own task (see api/pump.py): the handler can send
+        # heartbeats, and a client that disconnects while it waits cancels the turn.
+        pump: EventPump[ChatEvent] = EventPump(events)
         watcher = asyncio.create_task(watch_disconnect(request.receive, pump))
         primed: list[ChatEvent] = []
         try:
-            if not body.stream:
-                while (item := await pump.get(settings.llm_total_timeout)) is not END:
-                    if item is GONE:
-                        return Response(status_code=499)
-                    if isinstance(item, TurnResult):
-                        await pump.drain()  # the turn releases its session before we answer
-                        answer = _completion(item, session_id)
-                        if claim is not None:
-                            await claim.finish(200, answer, headers)
-                        return JSONResponse(answer, headers=headers)
-                raise LLMError("the turn ended without an answer")
             # Pull events until the first output: errors before it become a plain JSON error
             # response with the right status; after it, they become an SSE error event. A
             # model silent for ``sse_heartbeat_seconds`` starts the stream with a heartbeat.
@@ -266,8 +264,6 @@ async def chat_completions(
             raise
         finally:
             watcher.cancel()
-            if not body.stream:
-                await pump.aclose()
     return ClosingStreamingResponse(
         _sse(pump, primed, settings.sse_heartbeat_seconds, completion_id, session_id, include_usage, claim),
         media_type="text/event-stream",
@@ -275,8 +271,40 @@ async def chat_completions(
     )
 
 
-def _is_result(event: ChatEvent) -> bool:
-    return isinstance(event, TurnResult)
+async def _whole_turn(events: AsyncIterator[ChatEvent], receive: Receive) -> TurnResult | None:
+    """Run a JSON turn to its end in this task; its result, or None if the client went away.
+
+    No task for the turn (a streamed one has its pump): a disconnect, seen by a watcher
+    task, cancels this one, which the turn takes as any cancellation (its model call closed,
+    its session released). The turn's generator is read to its end, so it has released its
+    session before the answer goes out.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    def went_away() -> None:
+        nonlocal gone
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.create_task(on_disconnect(receive, went_away))
+    result: TurnResult | None = None
+    try:
+        async with contextlib.aclosing(events):  # type: ignore[type-var]
+            async for event in events:
+                if isinstance(event, TurnResult):
+                    result = event
+    except asyncio.CancelledError:
+        # Ours (the client left) unless someone else cancelled the request too.
+        if gone and task.uncancel() == 0:
+            return None
+        raise
+    finally:
+        watcher.cancel()
+    if result is None:
+        raise LLMError("the turn ended without an answer")
+    return result
 
 
 class ClosingStreamingResponse(StreamingResponse):
