@@ -281,7 +281,7 @@ async def concurrent_streams(h: Harness, plan: Plan) -> list[Row]:
         for arm in arms:
             if not alive[arm.name]:
                 continue
-            ramp = min(2.0, count / 200)
+            ramp = count / plan.stream_open_rate
             levels[arm.name] = await _streams(arm, count, content, ramp, ramp + length + 30)
             for sample in levels[arm.name].samples:
                 h.recorder.sample(f"M6-{count}", 0, sample)

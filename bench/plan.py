@@ -35,6 +35,9 @@ class Plan:
     rate_seconds: float
     stream_levels: tuple[int, ...]
     """M6: concurrent streams tried."""
+    stream_open_rate: float
+    """M6: streams opened per second, below every arm's M5 knee (M6 measures streams held at
+    once; the rate at which new turns can start is M5's)."""
     slow_gap: float
     slow_chunks: int
     idle_sessions: int
@@ -67,8 +70,9 @@ FULL = Plan(
     rates=(25, 50, 100, 200, 400, 800),
     rate_seconds=4.0,
     stream_levels=(100, 250, 500, 1000),
+    stream_open_rate=200,
     slow_gap=0.25,
-    slow_chunks=20,
+    slow_chunks=40,
     idle_sessions=1000,
     hol_rounds=20,
     hol_streams=20,
@@ -96,6 +100,7 @@ SMOKE = Plan(
     rates=(20,),
     rate_seconds=1.0,
     stream_levels=(10,),
+    stream_open_rate=50,
     slow_gap=0.1,
     slow_chunks=5,
     idle_sessions=20,
