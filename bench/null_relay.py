@@ -22,7 +22,13 @@ from starlette.routing import Route
 
 
 def create_relay(upstream: str) -> Starlette:
-    client = httpx.AsyncClient(base_url=upstream.rstrip("/") + "/", timeout=None)
+    # No cap on connections (httpx's default pool of 100 made the 101st stream of M6 wait
+    # for one): the floor is what proxying costs, not a pool's default.
+    client = httpx.AsyncClient(
+        base_url=upstream.rstrip("/") + "/",
+        timeout=None,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+    )
 
     async def relay(request: Request) -> Response:
         outbound = client.build_request(
