@@ -43,14 +43,17 @@ class EventPump(Generic[T]):
         """The next item, ``TIMEOUT`` after ``timeout`` s, ``END`` or ``GONE``; raises what the source raised."""
         # Per streamed chunk: take a waiting item at once, and time the wait with
         # ``asyncio.timeout`` (``wait_for`` would make a task per chunk).
-        try:
-            item, error = self._queue.get_nowait()
-        except asyncio.QueueEmpty:
+        queue = self._queue
+        if queue.empty():
+            # Waited for outside any ``except`` block: a stream waits here most of its life,
+            # and a caught exception would be kept alive with its traceback meanwhile.
             try:
                 async with asyncio.timeout(timeout):
-                    item, error = await self._queue.get()
+                    item, error = await queue.get()
             except TimeoutError:
                 return TIMEOUT
+        else:
+            item, error = queue.get_nowait()
         if error is not None:
             raise error
         return item
