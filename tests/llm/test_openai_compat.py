@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gzip
 import json
 import socket
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -628,90 +630,71 @@ async def test_check_reports_a_wrong_key_and_an_unknown_model(mock_llm: MockLLM)
     assert "mock-model" in raised.value.message
 
 
-async def test_chat_calls_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy set in the environment (``HTTP_PROXY``) carries the chat calls."""
-    seen: list[bytes] = []
-    completion = {
+def _completion(content: str) -> dict[str, Any]:
+    return {
         "id": "c",
         "object": "chat.completion",
         "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "via the proxy"},
-                "finish_reason": "stop",
-            }
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
         ],
     }
 
-    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+
+@contextlib.asynccontextmanager
+async def _one_answer_server(body: bytes, headers: bytes, heads: list[bytes]) -> AsyncIterator[int]:
+    """A server on 127.0.0.1 that answers every request with ``body`` (``headers`` added,
+    one per line) and records each request's head in ``heads``; yields its port."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head)
         length = next(
             int(line.split(b":", 1)[1])
             for line in head.split(b"\r\n")
             if line.lower().startswith(b"content-length:")
         )
         await reader.readexactly(length)
-        seen.append(head.split(b"\r\n", 1)[0])
-        body = json.dumps(completion).encode()
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
-        )
+        writer.write(b"HTTP/1.1 200 OK\r\n%scontent-length: %d\r\n\r\n" % (headers, len(body)))
         writer.write(body)
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
-    # Never resolved: the proxy answers for it.
-    model = OpenAICompatModel("http://upstream.invalid:9/v1", API_KEY, "mock-model", max_retries=0)
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
     try:
-        assert (await collect(model.stream(WHOLE))).text == "via the proxy"
+        yield server.sockets[0].getsockname()[1]
     finally:
-        await model.aclose()
         server.close()
         await server.wait_closed()
-    assert seen == [b"POST http://upstream.invalid:9/v1/chat/completions HTTP/1.1"]
+
+
+async def test_chat_calls_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy set in the environment (``HTTP_PROXY``) carries the chat calls."""
+    heads: list[bytes] = []
+    body = json.dumps(_completion("via the proxy")).encode()
+    async with _one_answer_server(body, b"content-type: application/json\r\n", heads) as port:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        # Never resolved: the proxy answers for it.
+        model = OpenAICompatModel("http://upstream.invalid:9/v1", API_KEY, "mock-model", max_retries=0)
+        try:
+            assert (await collect(model.stream(WHOLE))).text == "via the proxy"
+        finally:
+            await model.aclose()
+    assert [head.split(b"\r\n", 1)[0] for head in heads] == [
+        b"POST http://upstream.invalid:9/v1/chat/completions HTTP/1.1"
+    ]
 
 
 async def test_a_compressed_answer_in_one_piece_is_decoded() -> None:
     """An upstream that gzips its one-piece answer is read as the JSON it is."""
-    completion = {
-        "id": "c",
-        "object": "chat.completion",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "squeezed"}, "finish_reason": "stop"}
-        ],
-    }
-    asked: list[bytes] = []
-
-    async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        asked.append(head.lower())
-        length = next(
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        await reader.readexactly(length)
-        body = gzip.compress(json.dumps(completion).encode())
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
-            b"content-length: %d\r\n\r\n" % len(body)
-        )
-        writer.write(body)
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(upstream, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    model = OpenAICompatModel(f"http://127.0.0.1:{port}/v1", API_KEY, "mock-model", max_retries=0)
-    try:
-        assert (await collect(model.stream(WHOLE))).text == "squeezed"
-    finally:
-        await model.aclose()
-        server.close()
-        await server.wait_closed()
-    assert b"accept-encoding: gzip" in asked[0]
+    heads: list[bytes] = []
+    body = gzip.compress(json.dumps(_completion("squeezed")).encode())
+    headers = b"content-type: application/json\r\ncontent-encoding: gzip\r\n"
+    async with _one_answer_server(body, headers, heads) as port:
+        model = OpenAICompatModel(f"http://127.0.0.1:{port}/v1", API_KEY, "mock-model", max_retries=0)
+        try:
+            assert (await collect(model.stream(WHOLE))).text == "squeezed"
+        finally:
+            await model.aclose()
+    assert b"accept-encoding: gzip" in heads[0].lower()
