@@ -7,9 +7,13 @@ import contextlib
 import dataclasses
 import gzip
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -641,7 +645,9 @@ def _completion(content: str) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def _one_answer_server(body: bytes, headers: bytes, heads: list[bytes]) -> AsyncIterator[int]:
+async def _one_answer_server(
+    body: bytes, headers: bytes, heads: list[bytes], tls: ssl.SSLContext | None = None
+) -> AsyncIterator[int]:
     """A server on 127.0.0.1 that answers every request with ``body`` (``headers`` added,
     one per line) and records each request's head in ``heads``; yields its port."""
 
@@ -659,7 +665,7 @@ async def _one_answer_server(body: bytes, headers: bytes, heads: list[bytes]) ->
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=tls)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
@@ -698,3 +704,48 @@ async def test_a_compressed_answer_in_one_piece_is_decoded() -> None:
         finally:
             await model.aclose()
     assert b"accept-encoding: gzip" in heads[0].lower()
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (made with the openssl command)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    subprocess.run(
+        [openssl, *request, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_an_upstream_over_tls_is_trusted_as_ssl_cert_file_says(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS trusts what the rest of Pathweaver's outbound calls trust (httpx's rules):
+    certifi's bundle, or the certificates ``SSL_CERT_FILE`` names."""
+    cert, key = certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    heads: list[bytes] = []
+    body = json.dumps(_completion("over TLS")).encode()
+    async with _one_answer_server(body, b"content-type: application/json\r\n", heads, tls) as port:
+        url = f"https://127.0.0.1:{port}/v1"
+        doubting = OpenAICompatModel(url, API_KEY, "mock-model", max_retries=0)
+        try:
+            with pytest.raises(LLMError, match="certificate verify failed"):
+                await collect(doubting.stream(WHOLE))
+        finally:
+            await doubting.aclose()
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        trusting = OpenAICompatModel(url, API_KEY, "mock-model", max_retries=0)
+        try:
+            assert (await collect(trusting.stream(WHOLE))).text == "over TLS"
+        finally:
+            await trusting.aclose()
+    assert len(heads) == 1  # the refused handshake never got to a request

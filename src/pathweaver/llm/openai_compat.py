@@ -24,7 +24,8 @@ Contract, in short:
 * Closing or cancelling the stream closes the upstream connection; a stream read to its end
   leaves it open for the next call.
 * A proxy named by the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``) is
-  resolved once, when the model is built. No cookie an upstream sets is sent back;
+  resolved once, when the model is built. TLS trusts what httpx trusts: ``SSL_CERT_FILE``
+  or ``SSL_CERT_DIR``, else certifi's bundle. No cookie an upstream sets is sent back;
   redirects are not followed; compressed answers are decoded.
 """
 
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
+import httpx
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
@@ -156,6 +158,10 @@ class OpenAICompatModel:
         #: the one past the bound gets a clear ``upstream_busy``.
         self.max_connections = max_connections
         self._slots = asyncio.Semaphore(max_connections)
+        #: Trusted certificates as httpx (the rest of the outbound calls) trusts them:
+        #: ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when set, certifi's bundle otherwise, so a
+        #: machine without system CA certificates still reaches a hosted model.
+        self._ssl = httpx.create_ssl_context()
         #: Made on first use, in the event loop that uses it (see :meth:`_client`).
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -255,7 +261,7 @@ class OpenAICompatModel:
             self._session = aiohttp.ClientSession(
                 # The calls at once are bounded by ``_slots``; idle connections are kept
                 # for the next turns (aiohttp closes them after 15 s unused).
-                connector=aiohttp.TCPConnector(limit=0),
+                connector=aiohttp.TCPConnector(limit=0, ssl=self._ssl),
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._session_loop = loop
