@@ -673,14 +673,22 @@ async def _one_answer_server(
         await server.wait_closed()
 
 
-async def test_chat_calls_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy set in the environment (``HTTP_PROXY``) carries the chat calls."""
+_PROXY_VARIABLES = ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
+_PROXY_VARIABLES += ("HTTPS_PROXY", "https_proxy")
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+async def test_chat_calls_go_through_the_proxy_the_environment_names(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy set in the environment (``HTTP_PROXY``, or ``ALL_PROXY`` for every scheme)
+    carries the chat calls, as it does httpx's."""
     heads: list[bytes] = []
     body = json.dumps(_completion("via the proxy")).encode()
     async with _one_answer_server(body, b"content-type: application/json\r\n", heads) as port:
-        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        for name in _PROXY_VARIABLES:
             monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv(variable, f"http://127.0.0.1:{port}")
         # Never resolved: the proxy answers for it.
         model = OpenAICompatModel("http://upstream.invalid:9/v1", API_KEY, "mock-model", max_retries=0)
         try:
@@ -690,6 +698,42 @@ async def test_chat_calls_go_through_the_proxy_the_environment_names(monkeypatch
     assert [head.split(b"\r\n", 1)[0] for head in heads] == [
         b"POST http://upstream.invalid:9/v1/chat/completions HTTP/1.1"
     ]
+
+
+def test_a_socks_proxy_is_refused_with_the_settings_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model calls go through http:// and https:// proxies: a SOCKS one is an error at start,
+    not a proxy silently skipped or spoken to in the wrong protocol."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(LLMConfigError, match=r"ALL_PROXY.*is a socks5:// proxy"):
+        OpenAICompatModel("https://api.example.test/v1", API_KEY, "mock-model")
+
+
+async def test_a_proxy_that_refuses_is_named_and_not_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy that answers CONNECT with 407 gets one request, and the error names it."""
+    asked: list[bytes] = []
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0])
+        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    model = OpenAICompatModel("https://upstream.invalid/v1", API_KEY, "mock-model", backoff=0.01)
+    try:
+        with pytest.raises(LLMConfigError, match=rf"proxy http://127.0.0.1:{port}.*407.*HTTPS_PROXY"):
+            await collect(model.stream(WHOLE))
+    finally:
+        await model.aclose()
+        server.close()
+        await server.wait_closed()
+    assert asked == [b"CONNECT upstream.invalid:443 HTTP/1.1"]
 
 
 async def test_a_compressed_answer_in_one_piece_is_decoded() -> None:
@@ -749,3 +793,29 @@ async def test_an_upstream_over_tls_is_trusted_as_ssl_cert_file_says(
         finally:
             await trusting.aclose()
     assert len(heads) == 1  # the refused handshake never got to a request
+
+
+async def test_a_name_lookup_that_hangs_is_cut_at_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The connect timeout bounds the DNS lookup too (as httpx's did), not only the socket's
+    connect: a resolver that hangs is reported as a connect problem, not left to the total
+    timeout."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    loop = asyncio.get_running_loop()
+
+    async def hanging_lookup(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(loop, "getaddrinfo", hanging_lookup)
+    model = OpenAICompatModel(
+        "http://upstream.test:8000/v1", API_KEY, "m", connect_timeout=0.3, total_timeout=5, max_retries=0
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(LLMTimeout, match="connect timeout"):
+            await collect(model.stream(WHOLE))
+    finally:
+        await model.aclose()
+    assert time.monotonic() - started < 2

@@ -73,6 +73,10 @@ def build_model(settings: Settings) -> Model:
 async def prepare_model(model: Model) -> None:
     """Start-up check: verify an upstream's configuration, or load the embedded weights."""
     if isinstance(model, OpenAICompatModel):
-        await model.check()
+        try:
+            await model.check()
+        except BaseException:
+            await model.aclose()  # the start stops here: no connection left open behind it
+            raise
     elif isinstance(model, LocalModel):
         await model.load()

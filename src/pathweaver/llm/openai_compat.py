@@ -12,7 +12,8 @@ turn's path: on this project's machines an httpx call to a local upstream cost a
 
 Contract, in short:
 
-* ``connect_timeout`` bounds opening the TCP/TLS connection, and the wait for a free
+* ``connect_timeout`` bounds opening the TCP/TLS connection (the name lookup and a
+  proxy's CONNECT included), and the wait for a free
   connection when ``max_connections`` calls already hold one (then 503 ``upstream_busy``);
   ``first_byte_timeout`` bounds the wait for the response to start and any later silence
   of the stream; ``total_timeout`` bounds the whole call, retries and streaming included.
@@ -23,8 +24,10 @@ Contract, in short:
   model ``PATHWEAVER_LLM_MODEL``, an unreachable host ``PATHWEAVER_LLM_BASE_URL``.
 * Closing or cancelling the stream closes the upstream connection; a stream read to its end
   leaves it open for the next call.
-* A proxy named by the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``) is
-  resolved once, when the model is built. TLS trusts what httpx trusts: ``SSL_CERT_FILE``
+* A proxy named by the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
+  ``NO_PROXY``, read as httpx reads them) is resolved once, when the model is built; a
+  proxy's failure names the proxy and those variables, and a proxy that refuses is not
+  asked again. TLS trusts what httpx trusts: ``SSL_CERT_FILE``
   or ``SSL_CERT_DIR``, else certifi's bundle. No cookie an upstream sets is sent back;
   redirects are not followed; compressed answers are decoded.
 """
@@ -32,18 +35,17 @@ Contract, in short:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import json
 import random
 import re
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 import httpx
-from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from pathweaver.errors import LLMConfigError, LLMError, LLMTimeout, ModelBusy
@@ -60,6 +62,8 @@ from pathweaver.llm.openai_stream import StreamState, error_message, json_events
 from pathweaver.llm.schema import parse_object
 
 KEY_SETTING = "PATHWEAVER_LLM_API_KEY"
+#: Where a proxy for the model calls comes from (see :func:`_env_proxy`).
+PROXY_SETTINGS = "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY"
 MODEL_SETTING = "PATHWEAVER_LLM_MODEL"
 URL_SETTING = "PATHWEAVER_LLM_BASE_URL"
 
@@ -134,9 +138,11 @@ class OpenAICompatModel:
         #: Stream every call, even one whose reply nobody reads as it comes (see ``_chat``).
         self.always_stream = always_stream
         self.connect_timeout = connect_timeout
-        self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=first_byte_timeout)
+        # ``connect`` bounds the name lookup, the connection and a proxy's CONNECT together
+        # (``sock_connect`` alone would leave a hanging DNS lookup to the total timeout).
+        self._timeout = aiohttp.ClientTimeout(connect=connect_timeout, sock_read=first_byte_timeout)
         #: A call answered in one piece has no first byte before its last: no read timeout.
-        self._whole_timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout)
+        self._whole_timeout = aiohttp.ClientTimeout(connect=connect_timeout)
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_retry_wait = max_retry_wait
@@ -149,10 +155,7 @@ class OpenAICompatModel:
         self._chat_url = URL(self.base_url + "/chat/completions")
         self._models_url = URL(self.base_url + "/models")
         #: The proxy the environment names for the upstream, if any (with its credentials).
-        self._proxy: URL | None = None
-        self._proxy_auth: aiohttp.BasicAuth | None = None
-        with contextlib.suppress(LookupError):
-            self._proxy, self._proxy_auth = get_env_proxy_for_url(self._chat_url)
+        self._proxy, self._proxy_auth = _env_proxy(self._chat_url)
         #: A streamed turn holds its connection to the end: the calls at once are bounded
         #: here (not by the connector, whose wait would read as a connect timeout) so that
         #: the one past the bound gets a clear ``upstream_busy``.
@@ -235,7 +238,10 @@ class OpenAICompatModel:
                 ) as response:
                     status, text = response.status, (await response.read()).decode("utf-8", "replace")
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise _transport_error(error, self.base_url, self.settings, config=True) from None
+            failure = self._proxy_error(error) or _transport_error(
+                error, self.base_url, self.settings, config=True
+            )
+            raise failure from None
         if status in (401, 403):
             raise self._status_error(status, text) from None
         if status != 200:
@@ -382,8 +388,14 @@ class OpenAICompatModel:
                         proxy_auth=self._proxy_auth,
                         allow_redirects=False,
                     )
+            except aiohttp.ClientHttpProxyError as error:  # the proxy refused: asking again won't help
+                raise (
+                    self._proxy_error(error) or _transport_error(error, self.base_url, self.settings)
+                ) from None
             except _RETRIED as error:
-                failure: LLMError = _transport_error(error, self.base_url, self.settings)
+                failure: LLMError = self._proxy_error(error) or _transport_error(
+                    error, self.base_url, self.settings
+                )
                 wait = self._backoff(attempt)
             except (aiohttp.ClientError, TimeoutError) as error:
                 raise _transport_error(error, self.base_url, self.settings) from None
@@ -409,6 +421,23 @@ class OpenAICompatModel:
                 raise failure
             attempt += 1
             await asyncio.sleep(wait)
+
+    def _proxy_error(self, error: Exception) -> LLMError | None:
+        """The error, naming the proxy, when it was the proxy that failed (None otherwise)."""
+        if self._proxy is None:
+            return None
+        if isinstance(error, aiohttp.ClientHttpProxyError):
+            return LLMConfigError(
+                f"the proxy {self._proxy} refused to reach {self.base_url} (HTTP {error.status}: "
+                f"{error.message}); check {PROXY_SETTINGS}",
+                code="upstream_unreachable",
+            )
+        if isinstance(error, aiohttp.ClientConnectorError) and error.host == self._proxy.host:
+            return LLMError(
+                f"cannot connect to the proxy {self._proxy} ({error.os_error or error}); check {PROXY_SETTINGS}",
+                code="upstream_unreachable",
+            )
+        return None
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: between half and all of ``backoff * 2**attempt``."""
@@ -584,6 +613,28 @@ def _stream_error(error: Exception) -> LLMError:
     if isinstance(error, TimeoutError):
         return LLMTimeout("the upstream call exceeded the total timeout (PATHWEAVER_LLM_TOTAL_TIMEOUT)")
     return LLMError(f"the upstream stream was cut in the middle ({type(error).__name__}: {error})")
+
+
+def _env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment names for ``url``, as httpx reads it: ``HTTPS_PROXY`` or
+    ``HTTP_PROXY`` by the URL's scheme, else ``ALL_PROXY``; none for a host ``NO_PROXY``
+    lists. http:// and https:// proxies only: :class:`LLMConfigError` for another scheme
+    (a SOCKS proxy would otherwise be spoken to as an HTTP one, or skipped)."""
+    if urllib.request.proxy_bypass(url.host or ""):
+        return None, None
+    proxies = urllib.request.getproxies()
+    named = proxies.get(url.scheme) or proxies.get("all")
+    if not named:
+        return None, None
+    proxy = URL(named if "://" in named else f"http://{named}")
+    if proxy.scheme not in ("http", "https"):
+        raise LLMConfigError(
+            f"the proxy {proxy.with_user(None)} named by {PROXY_SETTINGS} is a {proxy.scheme}:// proxy; "
+            "model calls go through http:// and https:// proxies only",
+            code="upstream_unreachable",
+        )
+    auth = aiohttp.BasicAuth(proxy.user, proxy.password or "") if proxy.user else None
+    return proxy.with_user(None), auth
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
