@@ -433,15 +433,21 @@ class Conversations:
             yield _Held(session, lease, window, agent_stamp)
         finally:
             # Cleanup must run even when the request was cancelled (a client that went
-            # away): shield it, or the lease would linger until it expires.
-            with anyio.CancelScope(shield=True):
-                if heartbeat is not None:
-                    heartbeat.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await heartbeat
-                if session is not None and not lease.released:
-                    await self.store.sessions.release_lease(session.pk, lease.id)
-            lock.release()
+            # away): shield it, or the lease would linger until it expires. anyio's shield
+            # does not stop a plain ``task.cancel()`` (a JSON turn's client leaving while
+            # this runs): the release then goes on in a task of its own, and the worker's
+            # lock is let go whatever happens, or every later turn of the session would
+            # wait for it and fail.
+            try:
+                with anyio.CancelScope(shield=True):
+                    if heartbeat is not None:
+                        heartbeat.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await heartbeat
+                    if session is not None and not lease.released:  # a turn that did not commit
+                        await asyncio.shield(self.store.sessions.release_lease(session.pk, lease.id))
+            finally:
+                lock.release()
 
     async def _renew(self, session_pk: int, owner: str, ttl: float) -> None:
         while True:

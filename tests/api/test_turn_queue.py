@@ -4,9 +4,11 @@ than ``session_lock_timeout`` gets 409 with Retry-After, changing nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from pathweaver.api.app import create_app
+from pathweaver.errors import LLMError
 from pathweaver.llm.base import ChatEvent, ChatRequest
 from pathweaver.llm.scripted import ScriptedModel
 from tests.api.test_chat import chat, stored_messages, user
@@ -78,3 +80,47 @@ async def test_a_turn_longer_than_the_lease_keeps_its_session_from_other_workers
         assert (await first).status_code == 200
         after = await store.sessions.acquire_lease(project.id, "leased", "other-worker", 1.0)
         assert after.session is not None  # released by the turn's commit
+
+
+class FailingOnce(ScriptedModel):
+    """Fails its first call (as an upstream answering 500 would), answers the next ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        if not self.failed:
+            self.failed = True
+            raise LLMError("the upstream failed (HTTP 500)")
+        async for event in super().stream(request):
+            yield event
+
+
+async def test_a_failed_turn_cancelled_while_it_lets_its_session_go_still_frees_it(
+    settings, store, project: Project, monkeypatch
+) -> None:
+    """A client that leaves while its failed turn releases the session (a plain cancel of
+    the request's task, which anyio's shield does not stop) must not leave the session held
+    in the worker: the next turn gets it, instead of 409 until a restart."""
+    releasing, proceed = asyncio.Event(), asyncio.Event()
+    release = store.sessions.release_lease
+
+    async def slow_release(session_pk: int, owner: str) -> None:
+        releasing.set()
+        await proceed.wait()
+        await release(session_pk, owner)
+
+    monkeypatch.setattr(store.sessions, "release_lease", slow_release)
+    app = create_app(
+        settings.model_copy(update={"session_lock_timeout": 2}), store=store, model=FailingOnce()
+    )
+    async with served(app) as client:
+        first = asyncio.create_task(chat(client, project, [user("first")], session="left"))
+        await asyncio.wait_for(releasing.wait(), 10)
+        first.cancel()  # in-process, the client's cancel is the request task's
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        proceed.set()
+        second = await chat(client, project, [user("second")], session="left")
+        assert second.status_code == 200, second.text
