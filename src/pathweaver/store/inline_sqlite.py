@@ -325,8 +325,9 @@ class InlineEngine:
         self.path = path
         self.echo = echo
         self._compiled: dict[Prepared, _Compiled] = {}
-        #: Connections kept between transactions (see :meth:`transaction`).
+        #: Connections kept between transactions (see :meth:`transaction`); none once disposed.
         self._idle: list[Connection] = []
+        self._disposed = False
         #: Whether COMMIT runs on the loop's thread (it does not sync: see the module docstring).
         self.inline_commit = synchronous.upper() not in ("FULL", "EXTRA")
         self._writes = 0
@@ -396,7 +397,8 @@ class InlineEngine:
         finally:
             inline.close_cursor()
             if (
-                len(self._idle) < POOL_SIZE
+                not self._disposed
+                and len(self._idle) < POOL_SIZE
                 and not conn.invalidated
                 and not conn.in_transaction()
                 and not raw.in_transaction
@@ -442,6 +444,7 @@ class InlineEngine:
             log.warning("SQLite WAL checkpoint failed; the next one will retry", exc_info=True)
 
     async def dispose(self) -> None:
+        self._disposed = True  # a transaction still running closes its connection at its end
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
