@@ -84,11 +84,6 @@ class EventPump(Generic[T]):
             await self._task
 
 
-async def watch_disconnect(receive: Any, pump: EventPump[Any]) -> None:
-    """Abandon ``pump`` when the client disconnects (run as a task while a handler waits)."""
-    await on_disconnect(receive, pump.abandon)
-
-
 async def on_disconnect(receive: Any, went_away: Callable[[], None]) -> None:
     """Call ``went_away`` when the client disconnects (run as a task while a handler waits)."""
     while True:

@@ -31,7 +31,7 @@ from pathweaver.api import idempotency, limits
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.errors import on_pathweaver_error
 from pathweaver.api.openapi import answers
-from pathweaver.api.pump import END, GONE, TIMEOUT, EventPump, on_disconnect, watch_disconnect
+from pathweaver.api.pump import END, GONE, TIMEOUT, EventPump, on_disconnect
 from pathweaver.api.wire import (
     DONE,
     MODEL_NAME,
@@ -244,7 +244,7 @@ async def chat_completions(
         # A streamed turn runs in its own task (see api/pump.py): the handler can send
         # heartbeats, and a client that disconnects while it waits cancels the turn.
         pump: EventPump[ChatEvent] = EventPump(events)
-        watcher = asyncio.create_task(watch_disconnect(request.receive, pump))
+        watcher = asyncio.create_task(on_disconnect(request.receive, pump.abandon))
         primed: list[ChatEvent] = []
         try:
             # Pull events until the first output: errors before it become a plain JSON error

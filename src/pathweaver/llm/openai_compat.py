@@ -238,10 +238,7 @@ class OpenAICompatModel:
                 ) as response:
                     status, text = response.status, (await response.read()).decode("utf-8", "replace")
         except (aiohttp.ClientError, TimeoutError) as error:
-            failure = self._proxy_error(error) or _transport_error(
-                error, self.base_url, self.settings, config=True
-            )
-            raise failure from None
+            raise self._failed(error, config=True) from None
         if status in (401, 403):
             raise self._status_error(status, text) from None
         if status != 200:
@@ -389,16 +386,12 @@ class OpenAICompatModel:
                         allow_redirects=False,
                     )
             except aiohttp.ClientHttpProxyError as error:  # the proxy refused: asking again won't help
-                raise (
-                    self._proxy_error(error) or _transport_error(error, self.base_url, self.settings)
-                ) from None
+                raise self._failed(error) from None
             except _RETRIED as error:
-                failure: LLMError = self._proxy_error(error) or _transport_error(
-                    error, self.base_url, self.settings
-                )
+                failure: LLMError = self._failed(error)
                 wait = self._backoff(attempt)
             except (aiohttp.ClientError, TimeoutError) as error:
-                raise _transport_error(error, self.base_url, self.settings) from None
+                raise self._failed(error) from None
             else:
                 if response.status == 200:
                     return response
@@ -406,7 +399,7 @@ class OpenAICompatModel:
                     async with asyncio.timeout_at(deadline):
                         text = (await response.read()).decode("utf-8", "replace")
                 except (aiohttp.ClientError, TimeoutError) as error:
-                    raise _transport_error(error, self.base_url, self.settings) from None
+                    raise self._failed(error) from None
                 finally:
                     response.release()
                 failure = self._status_error(response.status, text)
@@ -422,22 +415,9 @@ class OpenAICompatModel:
             attempt += 1
             await asyncio.sleep(wait)
 
-    def _proxy_error(self, error: Exception) -> LLMError | None:
-        """The error, naming the proxy, when it was the proxy that failed (None otherwise)."""
-        if self._proxy is None:
-            return None
-        if isinstance(error, aiohttp.ClientHttpProxyError):
-            return LLMConfigError(
-                f"the proxy {self._proxy} refused to reach {self.base_url} (HTTP {error.status}: "
-                f"{error.message}); check {PROXY_SETTINGS}",
-                code="upstream_unreachable",
-            )
-        if isinstance(error, aiohttp.ClientConnectorError) and error.host == self._proxy.host:
-            return LLMError(
-                f"cannot connect to the proxy {self._proxy} ({error.os_error or error}); check {PROXY_SETTINGS}",
-                code="upstream_unreachable",
-            )
-        return None
+    def _failed(self, error: Exception, *, config: bool = False) -> LLMError:
+        """What a failure before a response means, naming the setting to check."""
+        return _transport_error(error, self.base_url, self.settings, config=config, proxy=self._proxy)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: between half and all of ``backoff * 2**attempt``."""
@@ -574,8 +554,19 @@ def _status_error(status: int, detail: str, base_url: str, model: str, names: Se
 
 
 def _transport_error(
-    error: Exception, base_url: str, names: SettingNames, *, config: bool = False
+    error: Exception, base_url: str, names: SettingNames, *, config: bool = False, proxy: URL | None = None
 ) -> LLMError:
+    if proxy is not None and isinstance(error, aiohttp.ClientHttpProxyError):
+        return LLMConfigError(
+            f"the proxy {proxy} refused to reach {base_url} (HTTP {error.status}: {error.message}); "
+            f"check {PROXY_SETTINGS}",
+            code="upstream_unreachable",
+        )
+    if proxy is not None and isinstance(error, aiohttp.ClientConnectorError) and error.host == proxy.host:
+        return LLMError(
+            f"cannot connect to the proxy {proxy} ({error.os_error or error}); check {PROXY_SETTINGS}",
+            code="upstream_unreachable",
+        )
     if isinstance(error, aiohttp.ConnectionTimeoutError):
         return LLMTimeout(
             f"could not connect to {base_url} within the connect timeout; check {names.url} "
