@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from pathweaver.store.store import Store
+from pathweaver.store.tools import ToolStore
+from pathweaver.tools.config import parse_tool
 from tests.conftest import Project, make_project
 
 
@@ -86,6 +89,47 @@ async def test_validation_names_the_field(api: httpx.AsyncClient, project: Proje
         response = await api.post(base, headers=project.auth, json=body)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["error"]["message"].startswith(message), response.json()
+
+
+async def test_an_input_schema_that_would_fetch_or_stall_is_refused_when_saved(
+    api: httpx.AsyncClient, project: Project
+) -> None:
+    base = f"/v1/projects/{project.id}/tools"
+    restful = {"type": "restful", "metadata": {"url": "https://x.example"}}
+    remote = {"type": "object", "properties": {"a": {"$ref": "http://169.254.169.254/latest/meta-data"}}}
+    lookahead = {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?!admin)"}}}
+    for schema, message in [
+        (remote, "inputSchema: $ref 'http://169.254.169.254/latest/meta-data' is not part of this schema"),
+        (lookahead, "inputSchema: the regular expression '^(?!admin)' cannot be used"),
+    ]:
+        created = await api.post(base, headers=project.auth, json={**restful, "inputSchema": schema})
+        assert created.status_code == 400, created.text
+        error = created.json()["error"]
+        assert (
+            error["message"].startswith(message) and error["details"]["errors"][0]["field"] == "inputSchema"
+        )
+    tool = (await api.post(base, headers=project.auth, json=restful)).json()["data"]
+    updated = await api.put(f"{base}/{tool['id']}", headers=project.auth, json={"inputSchema": remote})
+    assert updated.status_code == 400 and "schemas are never fetched" in updated.json()["error"]["message"]
+
+
+async def test_a_tool_stored_before_the_schema_rules_still_reads(
+    api: httpx.AsyncClient, project: Project, store: Store
+) -> None:
+    tool = parse_tool(
+        {"type": "restful", "id": "tool_old", "name": "old", "metadata": {"url": "https://x.example"}}
+    )
+    remote = {"type": "object", "properties": {"a": {"$ref": "https://x.example/schema.json"}}}
+    await ToolStore(store.engine).create_tool(project.id, tool.model_copy(update={"input_schema": remote}))
+    listed = await api.get(f"/v1/projects/{project.id}/tools", headers=project.auth)
+    assert listed.status_code == 200 and listed.json()["data"][0]["inputSchema"] == remote
+    assert (
+        await api.get(f"/v1/projects/{project.id}/tools/tool_old", headers=project.auth)
+    ).status_code == 200
+    renamed = await api.put(
+        f"/v1/projects/{project.id}/tools/tool_old", headers=project.auth, json={"name": "n"}
+    )
+    assert renamed.status_code == 400 and "schemas are never fetched" in renamed.json()["error"]["message"]
 
 
 async def test_the_allow_list_and_placeholders_at_save_time(api: httpx.AsyncClient, project: Project) -> None:

@@ -14,7 +14,7 @@ from pathweaver.errors import Conflict, NotFound
 from pathweaver.store.database import read_transaction, write_transaction
 from pathweaver.store.schema import utcnow
 from pathweaver.store.schema_tools import tool_configs
-from pathweaver.tools.config import McpTool, RestfulTool, parse_tool
+from pathweaver.tools.config import McpTool, RestfulTool, load_tool
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class ToolStore:
         )
         async with read_transaction(self.engine) as conn:
             rows = (await conn.execute(query)).all()
-        return [StoredTool(r.project_id, parse_tool(r.config), r.created_at, r.updated_at) for r in rows]
+        return [StoredTool(r.project_id, load_tool(r.config), r.created_at, r.updated_at) for r in rows]
 
     async def get_tool(self, project_id: str, tool_id: str) -> StoredTool:
         query = select(tool_configs).where(
@@ -51,7 +51,7 @@ class ToolStore:
             row = (await conn.execute(query)).first()
         if row is None:
             raise NotFound(f"tool {tool_id!r} not found")
-        return StoredTool(row.project_id, parse_tool(row.config), row.created_at, row.updated_at)
+        return StoredTool(row.project_id, load_tool(row.config), row.created_at, row.updated_at)
 
     async def tools_by_id(self, project_id: str, tool_ids: Sequence[str]) -> list[RestfulTool | McpTool]:
         """The project's tools among ``tool_ids``, in that order; unknown ids are skipped
@@ -63,7 +63,7 @@ class ToolStore:
         )
         async with read_transaction(self.engine) as conn:
             found = {row.id: row.config for row in (await conn.execute(query)).all()}
-        return [parse_tool(found[i]) for i in dict.fromkeys(tool_ids) if i in found]
+        return [load_tool(found[i]) for i in dict.fromkeys(tool_ids) if i in found]
 
     async def tool_ids(self, project_id: str) -> set[str]:
         """Every tool id of the project (for pathway validation)."""

@@ -10,7 +10,8 @@ selects the kind and the shape of ``metadata``:
 
 ``name`` is the function name the model calls, so it must be a valid one (letters, digits,
 ``_`` and ``-``, 1 to 64) and may not be a built-in's. ``inputSchema`` is a JSON Schema
-object (the function's parameters); it is checked as a schema when saved.
+object (the function's parameters); it is checked when saved by ``tools/input_schema.py``
+(valid, local references only, patterns RE2 can run, bounded size).
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from pathweaver.errors import UserError
+from pathweaver.tools import input_schema
 
 ToolType = Literal["restful", "mcp"]
 TOOL_TYPES: tuple[str, ...] = ("restful", "mcp")
@@ -118,16 +127,12 @@ class _ToolBase(_Wire):
 
     @field_validator("input_schema")
     @classmethod
-    def _schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _schema(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if (info.context or {}).get("stored"):
+            return value  # checked again before every call (input_schema.errors)
         if value.get("type", "object") != "object":
             raise ValueError('must be a JSON Schema with "type": "object" (the tool\'s named arguments)')
-        try:
-            jsonschema.Draft202012Validator.check_schema(value)
-        except jsonschema.SchemaError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path)
-            raise ValueError(
-                f"is not a valid JSON Schema{f' at {where}' if where else ''}: {exc.message}"
-            ) from None
+        input_schema.check(value)  # a SchemaRefused is a ValueError: pydantic names the field
         return value
 
 
@@ -157,6 +162,15 @@ def parse_tool(data: Any) -> RestfulTool | McpTool:
         )
     try:
         return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise field_error(exc) from None
+
+
+def load_tool(stored: Any) -> RestfulTool | McpTool:
+    """A tool config as stored: its ``inputSchema`` is not held to the rules of the day (a
+    schema saved before a rule existed still loads, and is refused when the tool is called)."""
+    try:
+        return _ADAPTER.validate_python(stored, context={"stored": True})
     except ValidationError as exc:
         raise field_error(exc) from None
 

@@ -21,6 +21,7 @@ Order of events for one call, each step able to end it with an error result:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -29,9 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import jsonschema
-
 from pathweaver.errors import OutboundError
+from pathweaver.tools import input_schema
 from pathweaver.tools.config import RestfulTool
 from pathweaver.tools.outbound import OutboundClient, OutboundResponse
 from pathweaver.tools.result import DEFAULT_MAX_RESULT_CHARS, ToolResult, delimit, failure
@@ -46,7 +46,9 @@ class TemplateError(ValueError):
 
 
 def parse_arguments(raw: str, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The model's JSON arguments, validated; ValueError with a message for the model."""
+    """The model's JSON arguments, validated; ValueError with a message for the model
+    (:class:`~pathweaver.tools.input_schema.SchemaRefused` when the schema itself cannot be
+    used: nothing it names is fetched, and no argument is accepted)."""
     try:
         arguments = json.loads(raw or "{}")
     except json.JSONDecodeError as exc:
@@ -56,8 +58,7 @@ def parse_arguments(raw: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     strict = dict(schema)
     strict.setdefault("type", "object")
     strict.setdefault("additionalProperties", False)
-    validator = jsonschema.Draft202012Validator(strict)
-    problems = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+    problems = input_schema.errors(strict, arguments)
     if problems:
         messages = []
         for problem in problems[:5]:
@@ -65,6 +66,15 @@ def parse_arguments(raw: str, schema: Mapping[str, Any]) -> dict[str, Any]:
             messages.append(f"{where}: {problem.message}" if where else problem.message)
         raise ValueError("the arguments do not match the tool's input schema: " + "; ".join(messages))
     return arguments
+
+
+def arguments_failure(call_id: str, name: str, exc: ValueError, record: dict[str, Any]) -> ToolResult:
+    """The error result for arguments that were refused, or a schema that cannot be used."""
+    if isinstance(exc, input_schema.SchemaRefused):
+        message = f"The tool's input schema cannot be used ({exc}). Nothing was sent; the tool must be fixed."
+        return failure(call_id, name, message, {**record, "sent": False, "schemaRefused": True})
+    message = f"{exc}. Nothing was sent; correct the arguments and call again."
+    return failure(call_id, name, message, {**record, "sent": False})
 
 
 @dataclass
@@ -223,14 +233,10 @@ async def run_restful(
         "method": tool.metadata.method,
     }
     try:
-        arguments = parse_arguments(raw_arguments, tool.input_schema)
+        # Off the event loop: a check is bounded (input_schema.MAX_CHECKS), but not free.
+        arguments = await asyncio.to_thread(parse_arguments, raw_arguments, tool.input_schema)
     except ValueError as exc:
-        return failure(
-            call_id,
-            tool.name,
-            f"{exc}. Nothing was sent; correct the arguments and call again.",
-            {**record, "sent": False},
-        )
+        return arguments_failure(call_id, tool.name, exc, record)
     record["arguments"] = arguments
     try:
         request = prepare(tool, arguments, variables)

@@ -16,6 +16,7 @@ it (a fake for engine tests is :class:`pathweaver.tools.scripted.ScriptedTools`)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -30,7 +31,7 @@ from pathweaver.tools.builtins import builtin_spec, is_builtin, run_builtin
 from pathweaver.tools.config import McpTool, PlaceholderMessages, RestfulTool
 from pathweaver.tools.mcp import McpConnector, RemoteTool
 from pathweaver.tools.outbound import OutboundClient
-from pathweaver.tools.restful import parse_arguments, run_restful
+from pathweaver.tools.restful import arguments_failure, parse_arguments, run_restful
 from pathweaver.tools.result import DEFAULT_MAX_RESULT_CHARS, ToolResult, delimit, failure
 
 log = logging.getLogger("pathweaver.tools")
@@ -200,21 +201,9 @@ class ToolRunner:
             "remoteName": remote_name,
         }
         try:
-            arguments = parse_arguments(call.arguments, spec.parameters)
-        except ValueError as exc:
-            return failure(
-                call.id,
-                call.name,
-                f"{exc}. Nothing was sent; correct the arguments and call again.",
-                {**record, "sent": False},
-            )
-        except Exception as exc:  # jsonschema.SchemaError: the server's own schema is broken
-            return failure(
-                call.id,
-                call.name,
-                f"The server's input schema for this tool is invalid ({type(exc).__name__}).",
-                {**record, "sent": False},
-            )
+            arguments = await asyncio.to_thread(parse_arguments, call.arguments, spec.parameters)
+        except ValueError as exc:  # the arguments, or the server's own schema (SchemaRefused)
+            return arguments_failure(call.id, call.name, exc, record)
         record["arguments"] = arguments
         try:
             outcome = await self.mcp.call(config, remote_name, arguments)
