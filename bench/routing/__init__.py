@@ -1,0 +1,1 @@
+"""The routing benchmark: labelled conversations over nine pathways (see bench/routing/README.md)."""

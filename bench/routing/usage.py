@@ -1,0 +1,51 @@
+"""What a turn cost in model calls and tokens, read from its trace.
+
+The one place that reads the trace's ``modelCalls`` entries (``Trace.to_json`` in
+``pathweaver.engine.events``): ``{"purpose", "promptTokens", "completionTokens", ...}`` per
+call. When the trace grows (routing decisions getting entries of their own), only
+:func:`turn_usage` changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TurnUsage:
+    calls: int
+    #: Summed over the calls that reported usage; None when none did.
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    #: Calls per purpose ("reply", "extraction", ...), as the trace names them.
+    by_purpose: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "promptTokens": self.prompt_tokens,
+            "completionTokens": self.completion_tokens,
+            "byPurpose": self.by_purpose,
+        }
+
+
+def turn_usage(trace: Mapping[str, Any]) -> TurnUsage:
+    """The model calls of one turn and their tokens, from the turn's trace."""
+    calls = [call for call in trace.get("modelCalls") or () if isinstance(call, Mapping)]
+    by_purpose: dict[str, int] = {}
+    for call in calls:
+        purpose = str(call.get("purpose") or "unknown")
+        by_purpose[purpose] = by_purpose.get(purpose, 0) + 1
+    return TurnUsage(
+        calls=len(calls),
+        prompt_tokens=_total(call.get("promptTokens") for call in calls),
+        completion_tokens=_total(call.get("completionTokens") for call in calls),
+        by_purpose=by_purpose,
+    )
+
+
+def _total(values: Any) -> int | None:
+    numbers = [value for value in values if isinstance(value, int) and not isinstance(value, bool)]
+    return sum(numbers) if numbers else None
