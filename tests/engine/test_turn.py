@@ -1,4 +1,8 @@
-"""The turn loop with the scripted model: node kinds, transitions, gotos, end, extraction."""
+"""The turn loop with the scripted model: node kinds, transitions, gotos, end, extraction.
+
+These run in ``turbo`` mode unless a test says otherwise (the transition tool offered with
+the reply); the decision-first modes (``smart``, ``balance``) have ``test_routing.py``.
+"""
 
 from __future__ import annotations
 
@@ -74,7 +78,7 @@ async def turn(
 ):
     events = []
     turn_input = TurnInput(
-        agent=agent or AgentConfig(),
+        agent=agent or AgentConfig(execution_mode="turbo"),
         pathway=graph,
         session=state,
         history=[],
@@ -212,6 +216,7 @@ async def test_the_step_cap_raises_a_named_error() -> None:
 
 VARS = AgentConfig.model_validate(
     {
+        "executionMode": "turbo",
         "variableConfigs": [
             {"key": "customer_name", "type": "string", "description": "the customer's name"},
             {"key": "party_size", "type": "number", "description": "how many people"},
@@ -232,12 +237,14 @@ EXTRACTING = pathway(
 )
 
 
-async def test_smart_mode_extracts_the_keys_of_visited_nodes() -> None:
+async def test_smart_mode_extracts_the_keys_of_visited_nodes_and_of_the_next_step() -> None:
     model = ScriptedModel([Reply("Nice to meet you")])
-    outcome, _ = await turn(
-        EXTRACTING, session("ask_size", ("start", "ask_size")), "I'm Ann, 4 people", model, VARS
-    )
+    agent = VARS.model_copy(update={"execution_mode": "smart"})
+    outcome, _ = await turn(EXTRACTING, session("start"), "I'm Ann, 4 people", model, agent)
+    assert outcome.node_after == "start"
     extract = [c for c in model.calls if c.purpose == "extract"][0]
+    # start's own key, and the key of ask_size, one edge away: a value given before its
+    # question is kept from the turn it is said; contact (two steps away) is not asked.
     assert set(extract.schema["properties"]) == {"customer_name", "party_size"}
     assert outcome.extracted == {"customer_name": "Ann", "party_size": 4.0}
     assert outcome.trace["variables"]["set"] == {"customer_name": "Ann", "party_size": 4.0}
@@ -269,7 +276,7 @@ async def test_email_must_be_an_email() -> None:
 
 async def test_no_keys_means_no_extraction_call() -> None:
     model = ScriptedModel()
-    await turn(BOOKING, session("start"), "hello", model, VARS)
+    await turn(BOOKING, session("start"), "hello", model, VARS.model_copy(update={"execution_mode": "smart"}))
     assert model.count("extract") == 0
 
 

@@ -7,10 +7,24 @@ One agent per project. Field names on the wire are camelCase. ``firstMessage`` a
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
+
+from pathweaver.agent.parts import (
+    AgentPlaceholders,
+    BeforeStartConfig,
+    EvaluationConfig,
+    PostSessionWebhook,
+    timezone_problem,
+)
+from pathweaver.errors import UserError
+
+log = logging.getLogger("pathweaver.agent")
 
 ExecutionMode = Literal["smart", "balance", "turbo"]
 VariableType = Literal["string", "number", "email"]
@@ -58,16 +72,18 @@ class AgentConfig(_Wire):
     type: Literal["monolithic", "skill"] = "monolithic"
     status: Literal["draft", "published"] = "draft"
     global_prompt: str | None = None
-    execution_mode: ExecutionMode | None = "smart"
+    execution_mode: ExecutionMode | None = None
+    """``smart``, ``balance`` or ``turbo`` (see :mod:`pathweaver.engine.turn`); unset: ``smart``
+    on the embedded model, ``balance`` on an HTTP upstream."""
     timezone: str | None = "UTC"
     memory_enabled: bool = False
     search_knowledge_base_enabled: bool = False
     prompt_modules: list[PromptModule] | None = None
-    before_start_config: dict[str, Any] | None = None
-    post_session_webhook: dict[str, Any] | None = None
+    before_start_config: BeforeStartConfig | None = None
+    post_session_webhook: PostSessionWebhook | None = None
     post_session_variable_keys: list[str] | None = None
-    post_evaluation_config: dict[str, Any] | None = None
-    placeholder_messages: dict[str, Any] | None = None
+    post_evaluation_config: EvaluationConfig | None = None
+    placeholder_messages: AgentPlaceholders | None = None
     variable_configs: list[VariableConfig] | None = None
     voice_intelligence: dict[str, Any] | None = None
     first_message: str | None = None
@@ -79,9 +95,175 @@ class AgentConfig(_Wire):
     required_suite_id: str | None = None
     """A test suite that must have passed before ``status`` can become ``published``."""
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        problem = None if value is None else timezone_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @property
     def mode(self) -> ExecutionMode:
         return self.execution_mode or "smart"
 
     def variable(self, key: str) -> VariableConfig | None:
         return next((v for v in self.variable_configs or () if v.key == key), None)
+
+
+def parse_agent(data: Mapping[str, Any]) -> AgentConfig:
+    """An agent config from JSON about to be saved, or :class:`UserError` (400) naming each
+    field that does not fit and what to do (``details.errors``: ``{field, message}``)."""
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"field": e["field"], "message": e["message"]} for e in field_errors(exc.errors())]
+        first = errors[0]
+        raise UserError(f"{first['field']}: {first['message']}", details={"errors": errors}) from None
+
+
+# Reading what was stored -----------------------------------------------------------------
+
+
+def load_stored(document: Any, where: str = "agent") -> tuple[AgentConfig, list[str]]:
+    """An agent config as stored, never an error: a field that does not validate (stored
+    before its rule existed) is left out, so its default applies, and reported (logged, and
+    returned as ``field: problem`` lines); a webhook header that HTTP cannot carry is left
+    out alone. ``pathweaver doctor`` lists such rows.
+    """
+    config, problems = read_stored(document)
+    for problem in problems:
+        log.warning("%s: stored %s; it is ignored until it is fixed", where, problem)
+    return config, problems
+
+
+def read_stored(document: Any) -> tuple[AgentConfig, list[str]]:
+    """:func:`load_stored` without the log lines."""
+    data = dict(document) if isinstance(document, Mapping) else {}
+    problems: list[str] = [] if isinstance(document, Mapping) else ["config: is not an object"]
+    for _ in range(_MAX_PASSES):
+        try:
+            return AgentConfig.model_validate(data), problems
+        except ValidationError as exc:
+            if not _drop_invalid(data, exc.errors(), problems):
+                break
+    problems.append("config: could not be read; the defaults apply")
+    return AgentConfig(), problems
+
+
+#: Validation passes over one stored config at most (each leaves out what it found).
+_MAX_PASSES = 4
+
+
+def _drop_invalid(data: dict[str, Any], errors: list[ErrorDetails], problems: list[str]) -> bool:
+    """Leave out what ``errors`` point at (all at once: their indexes are this pass's);
+    False when nothing could be left out."""
+    fields: set[str] = set()
+    headers: set[int] = set()
+    for item in field_errors(errors):
+        loc = item["loc"]
+        if not loc or loc[0] not in data:
+            continue
+        if (
+            loc[0] == "postSessionWebhook"
+            and len(loc) >= 3
+            and loc[1] == "headers"
+            and isinstance(loc[2], int)
+        ):
+            headers.add(loc[2])
+        else:
+            fields.add(str(loc[0]))
+        problems.append(f"{item['field']}: {item['message']}")
+    hook = data.get("postSessionWebhook")
+    if headers and "postSessionWebhook" not in fields and isinstance(hook, dict):
+        kept = [h for index, h in enumerate(hook.get("headers") or []) if index not in headers]
+        data["postSessionWebhook"] = {**hook, "headers": kept}
+    for name in fields:
+        del data[name]
+    return bool(fields or headers)
+
+
+# Errors for people ---------------------------------------------------------------------
+
+_MESSAGES = {
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "int_type": "must be a number",
+    "int_parsing": "must be a number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "missing": "is required",
+    "extra_forbidden": "is not a known field; remove it",
+}
+
+
+def field_errors(errors: list[ErrorDetails]) -> list[dict[str, Any]]:
+    """Validation errors as ``{"field", "message", "loc"}``, one per field, in order.
+
+    ``field`` is a path as people write it (``postSessionWebhook.headers[0].key``); the
+    alternatives of a union become one message (``must be a list or an object``).
+    """
+    merged: dict[tuple[str | int, ...], list[str]] = {}
+    for error in errors:
+        loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+        message = _message(error)
+        said = merged.setdefault(loc, [])
+        if message not in said:
+            said.append(message)
+    # A union's alternatives fail at different depths: the one that got further says more.
+    deeper = {loc[:n] for loc in merged for n in range(len(loc))}
+    out = []
+    for loc, messages in merged.items():
+        if loc in deeper:
+            continue
+        if "must be a finite number" in messages:
+            messages = [m for m in messages if m != "must be a number"]
+        first, *others = messages
+        rest = [m.removeprefix("must be ") for m in others]
+        out.append({"field": _path(loc), "message": " or ".join([first, *rest]), "loc": loc})
+    return out
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "literal_error":
+        return f"must be one of {context.get('expected', '')}"
+    if kind == "string_too_long":
+        return f"has more than {context.get('max_length')} characters; shorten it"
+    if kind == "string_too_short":
+        return (
+            "is empty"
+            if context.get("min_length") == 1
+            else f"needs at least {context.get('min_length')} characters"
+        )
+    if kind == "too_long":
+        return f"has more than {context.get('max_length')} items; keep at most that many"
+    if kind == "too_short":
+        return f"needs at least {context.get('min_length')} item(s)"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+_SIMPLE_TAGS = frozenset({"int", "float", "str", "bool", "list", "dict"})
+
+
+def _is_union_tag(part: str | int) -> bool:
+    """A union member's name in an error location (``list[str]``), not a field's."""
+    if not isinstance(part, str):
+        return False
+    return part in _SIMPLE_TAGS or "[" in part or part.startswith(("constrained-", "function-"))
+
+
+def _path(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from pathweaver.agent.config import ModelChoice
+from pathweaver.agent.expressions import Expression, ExpressionError, parse
 
 NodeKind = Literal["start", "prompt", "end", "goto"]
 NODE_KINDS: tuple[str, ...] = ("start", "prompt", "end", "goto")
@@ -74,6 +75,9 @@ class Node(_Wire):
 
 class EdgeData(_Wire):
     condition: str = ""
+    expression: str | None = None
+    """A condition over variables (``party_size > 8``), decided without the model; see
+    :mod:`pathweaver.agent.expressions`. The ``condition`` is then a label for people."""
 
 
 class Edge(_Wire):
@@ -85,6 +89,12 @@ class Edge(_Wire):
     @property
     def condition(self) -> str:
         return self.data.condition
+
+    @property
+    def expression(self) -> str | None:
+        """The edge's expression, or None for a plain-language edge (blank counts as none)."""
+        text = self.data.expression
+        return text if text is not None and text.strip() else None
 
 
 class Pathway(_Wire):
@@ -112,6 +122,21 @@ class Pathway(_Wire):
     @cached_property
     def global_nodes(self) -> list[Node]:
         return [node for node in self.nodes if node.is_global]
+
+    @cached_property
+    def expressions(self) -> dict[str, Expression | None]:
+        """Parsed expressions by edge id (None where one does not parse), once per pathway."""
+        parsed: dict[str, Expression | None] = {}
+        for edge in self.edges:
+            if edge.expression is not None:
+                try:
+                    parsed[edge.id] = parse(edge.expression)
+                except ExpressionError:
+                    parsed[edge.id] = None
+        return parsed
+
+    def expression(self, edge_id: str) -> Expression | None:
+        return self.expressions.get(edge_id)
 
     def node(self, node_id: str) -> Node | None:
         return self.node_by_id.get(node_id)

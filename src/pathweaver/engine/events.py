@@ -41,6 +41,29 @@ class TransitionRejected:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionMade:
+    """Why the conversation moved or stayed after the user's message (smart and balance).
+
+    ``decided_by``: ``expression`` (an expression edge held), ``model`` (the model chose
+    among the options), ``error`` (the model's answer or call failed: the session stays),
+    or ``none`` (no option applied). ``options`` are (target, statement, via) in the order
+    offered; ``scores`` the model's probability for "none" then each option, where known.
+    """
+
+    node_id: str
+    decided_by: str
+    chosen: str | None
+    options: tuple[tuple[str, str, str], ...] = ()
+    scores: tuple[float, ...] | None = None
+    expression: str | None = None
+    edge_id: str | None = None
+    errors: tuple[dict[str, str], ...] = ()
+    latency_ms: float | None = None
+    usage: Usage | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VariableSet:
     key: str
     value: Any
@@ -99,6 +122,7 @@ TurnEvent = (
     | NodeEntered
     | TransitionChosen
     | TransitionRejected
+    | DecisionMade
     | VariableSet
     | VariableRejected
     | ModelCalled
@@ -113,6 +137,32 @@ def _candidates(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
     return [{"target": target, "condition": condition} for target, condition in pairs]
 
 
+def _decision_json(decision: DecisionMade) -> dict[str, Any]:
+    options: list[dict[str, Any]] = [{"target": None, "statement": "None of them: stay"}]
+    options.extend({"target": t, "statement": text, "via": via} for t, text, via in decision.options)
+    if decision.scores is not None and len(decision.scores) == len(options):
+        for option, score in zip(options, decision.scores, strict=True):
+            option["score"] = round(score, 4)
+    out: dict[str, Any] = {
+        "nodeId": decision.node_id,
+        "decidedBy": decision.decided_by,
+        "chosen": decision.chosen,
+        "options": options if decision.options or decision.decided_by == "model" else [],
+    }
+    if decision.expression is not None:
+        out["expression"] = decision.expression
+        out["edgeId"] = decision.edge_id
+    if decision.errors:
+        out["expressionErrors"] = list(decision.errors)
+    if decision.latency_ms is not None:
+        out["latencyMs"] = round(decision.latency_ms, 2)
+        out["promptTokens"] = decision.usage.prompt_tokens if decision.usage else None
+        out["completionTokens"] = decision.usage.completion_tokens if decision.usage else None
+    if decision.error:
+        out["error"] = decision.error
+    return out
+
+
 @dataclass
 class Trace:
     """Folds a turn's events into the JSON stored with the turn."""
@@ -123,6 +173,7 @@ class Trace:
     variables_set: dict[str, Any] = field(default_factory=dict)
     variables_rejected: dict[str, str] = field(default_factory=dict)
     model_calls: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
     tool_events: list[dict[str, Any]] = field(default_factory=list)
     knowledge: list[dict[str, Any]] = field(default_factory=list)
 
@@ -144,6 +195,8 @@ class Trace:
                         "candidates": _candidates(candidates),
                     }
                 )
+            case DecisionMade() as decision:
+                self.decisions.append(_decision_json(decision))
             case VariableSet(key=key, value=value):
                 self.variables_set[key] = value
             case VariableRejected(key=key, reason=reason):
@@ -191,6 +244,7 @@ class Trace:
             "entered": self.entered,
             "transitions": self.transitions,
             "variables": {"set": self.variables_set, "rejected": self.variables_rejected},
+            "decisions": self.decisions,
             "modelCalls": self.model_calls,
             "toolEvents": self.tool_events,
             "knowledge": self.knowledge,

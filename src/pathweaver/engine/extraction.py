@@ -25,6 +25,8 @@ from pathweaver.llm.base import Message, StructuredRequest
 
 MAX_STRING = 500
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
+#: Answers a model writes for "not given" instead of null: never stored as values.
+_NOTHING = frozenset({"null", "none", "n/a", "na", "unknown", "not given", "not provided", "not specified", "-"})
 #: How much of the conversation the extractor reads (most recent messages).
 EXTRACTION_WINDOW = 20
 
@@ -115,6 +117,8 @@ def coerce(config: VariableConfig, value: Any) -> tuple[Any, str | None]:
         case "string":
             if isinstance(value, str | int | float) and not isinstance(value, bool):
                 text = str(value).strip()
+                if text.lower() in _NOTHING:
+                    return None, f"{value!r} means no value"
                 return (text[:MAX_STRING], None) if text else (None, "empty")
             return None, "not text"
 

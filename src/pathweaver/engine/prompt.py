@@ -41,9 +41,11 @@ def render(template: str, variables: Mapping[str, Any]) -> str:
 
 
 def now_in(timezone: str | None, now: datetime) -> str:
+    """The time in ``timezone``; a zone that does not resolve (stored before timezones were
+    checked at save time: "Europe", a 300-character name) reads as UTC, never an error."""
     try:
         zone = ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
         zone = ZoneInfo("UTC")
         timezone = "UTC"
     local = now.astimezone(zone)

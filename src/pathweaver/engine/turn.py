@@ -1,19 +1,36 @@
 """One turn of a conversation, as one bounded loop that yields events.
 
-Model calls per turn (the latency budget, also in the README):
+How a turn moves depends on the agent's execution mode (``executionMode``):
 
-* no transition: **one** call on the critical path (the reply, with the transition tool
-  offered beside the node's tools);
-* a transition: **two** (the call that chose it, then the reply from the new node, which is
-  not offered another transition: a node speaks at least once before it is left);
-* an invalid transition choice: two (the rejected call, then a reply without the tool);
-* extraction, when the visited nodes declare variables and the user said something: one
-  structured call started at the beginning of the turn and run beside the reply; the turn
-  waits for it only before committing, never before the first token.
+* ``smart``: the routing decision is its own call, made first
+  (:mod:`pathweaver.engine.routing`: expression edges without a model call, then one
+  constrained choice among the plain-language options); the reply then comes from the node
+  the decision chose and is never offered a transition tool. Two calls on the critical
+  path of a turn that has options (decision, reply), one when it has none.
+* ``balance``: the same decision, and a reply from the current node started **at the
+  same time**; if the decision is "stay", that reply (already under way) is relayed, so a
+  turn that stays waits for no extra call; if it moves, that reply is cancelled unread and
+  the new node replies. No token of the cancelled reply ever reaches the client. On a model
+  that runs one call at a time (the embedded one), ``balance`` is ``smart``.
+* ``turbo``: one call that replies with a transition tool offered beside the node's tools
+  (every node's tools); a transition costs a second call, the reply from the new node.
 
-``goto`` nodes are followed without a model call, with cycle detection; entering an
-``end`` node gives that node's reply and ends the session. The loop is bounded by
-``max_steps`` and raises :class:`StepLimitExceeded` past it.
+An agent that sets no mode gets ``smart`` on the embedded model and ``balance`` on HTTP
+upstreams (:func:`effective_mode`).
+
+A node reached by a plain-language transition speaks before it can be left; expression
+edges are followed whenever they hold, also on entering a node (like a goto whose target
+depends on the variables), at most once per node per turn. ``goto`` nodes are followed
+without a model call, with cycle detection; entering an ``end`` node gives that node's
+reply and ends the session. The loop is bounded by ``max_steps`` and raises
+:class:`StepLimitExceeded` past it.
+
+Extraction (when the nodes visited so far, or the ones the turn may move to, declare
+variables, and the user said something): one structured call. On HTTP upstreams it starts
+with the turn and runs beside the rest; on the embedded model, which runs one call at a
+time, it runs after the reply unless something needs its values first (an expression edge,
+or a node whose prompt reads ``{{placeholders}}``). The turn waits for it before
+committing, so the next turn always reads its result.
 """
 
 from __future__ import annotations
@@ -27,10 +44,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from pathweaver.agent.config import AgentConfig, VariableConfig
+from pathweaver.agent.config import AgentConfig, ExecutionMode, VariableConfig
 from pathweaver.agent.pathway import Node, Pathway
-from pathweaver.engine import extraction, prompt
+from pathweaver.engine import extraction, prompt, routing
 from pathweaver.engine.events import (
+    DecisionMade,
     KnowledgeRetrieved,
     ModelCalled,
     NodeEntered,
@@ -50,6 +68,7 @@ from pathweaver.engine.state import NewMessage, SessionState, TurnOutcome
 from pathweaver.errors import LLMError, PathwayError, StepLimitExceeded, TurnError
 from pathweaver.knowledge.bases import Retrieval
 from pathweaver.llm.base import (
+    ChatEvent,
     ChatRequest,
     Finish,
     Message,
@@ -61,6 +80,7 @@ from pathweaver.llm.base import (
     ToolCallDelta,
     ToolSpec,
     Usage,
+    serial,
 )
 from pathweaver.llm.registry import Models
 from pathweaver.tools.builtins import is_builtin
@@ -133,6 +153,105 @@ def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
     return Usage(total.prompt_tokens + more.prompt_tokens, total.completion_tokens + more.completion_tokens)
 
 
+def effective_mode(agent: AgentConfig, model: Model) -> ExecutionMode:
+    """The mode a turn runs in: the agent's, else smart on the embedded model, balance elsewhere.
+
+    ``balance`` on a model that runs one call at a time would only queue the speculative
+    reply behind the decision, so it runs as ``smart`` there.
+    """
+    mode = agent.execution_mode
+    if mode is None:
+        return "smart" if serial(model) else "balance"
+    if mode == "balance" and serial(model):
+        return "smart"
+    return mode
+
+
+class _Extraction:
+    """The turn's extraction call: started once (now, or when first needed), applied once."""
+
+    def __init__(
+        self, model: Model, configs: Sequence[VariableConfig], conversation: Sequence[Message], node_id: str
+    ) -> None:
+        self.configs = configs
+        self._start = (
+            (lambda: _timed_structured(model, extraction.request_for(configs, conversation), node_id))
+            if configs
+            else None
+        )
+        self._task: asyncio.Task[tuple[StructuredResult | None, ModelCalled]] | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self._start is not None
+
+    def start(self) -> None:
+        if self._start is not None and self._task is None:
+            self._task = asyncio.create_task(self._start())
+
+    async def apply(self, extracted: dict[str, Any], trace: Trace) -> list[TurnEvent]:
+        """Run it if it has not started, fold its values into ``extracted``; once."""
+        if self._start is None:
+            return []
+        self.start()
+        task, self._task, self._start = self._task, None, None
+        assert task is not None
+        return await _apply_extraction(task, self.configs, extracted, trace)
+
+    async def cancel(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+class _Speculation:
+    """A reply started before the decision (``balance``): held back until the decision stays."""
+
+    def __init__(self, events: AsyncIterator[ChatEvent]) -> None:
+        self._queue: asyncio.Queue[ChatEvent | BaseException | None] = asyncio.Queue()
+        self._task = asyncio.create_task(self._pump(events))
+
+    async def _pump(self, events: AsyncIterator[ChatEvent]) -> None:
+        try:
+            async for event in events:
+                self._queue.put_nowait(event)
+        except Exception as error:
+            self._queue.put_nowait(error)
+        else:
+            self._queue.put_nowait(None)
+        finally:
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+
+    async def events(self) -> AsyncIterator[ChatEvent]:
+        while (item := await self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def cancel(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A reply call at a node, ready to send."""
+
+    request: ChatRequest
+    model: Model
+    offer: Offer | None
+    server_names: set[str]
+    system: str
+    window: list[Message]
+    node_tools: tuple[ToolSpec, ...]
+
+
 async def run_turn(
     turn: TurnInput, model: Model | Models, limits: Limits = Limits()
 ) -> AsyncIterator[TurnEvent]:
@@ -152,13 +271,15 @@ async def run_turn(
     visited = list(session.visited or (node.id,))
     trace = Trace(node_before=node_before)
     conversation = [*turn.history, *turn.incoming]
+    user_spoke = any(m.role == "user" for m in turn.incoming)
 
-    extract_task: asyncio.Task[tuple[StructuredResult | None, ModelCalled]] | None = None
-    configs = extraction.keys_to_extract(agent, pathway, visited)
-    if configs and any(m.role == "user" for m in turn.incoming):
-        extract_request = extraction.request_for(configs, conversation)
-        extractor = models.pick(node.data.model, agent.model)
-        extract_task = asyncio.create_task(_timed_structured(extractor, extract_request, node.id))
+    node_model = models.pick(node.data.model, agent.model)
+    mode = effective_mode(agent, node_model)
+    ahead = routing.reachable(pathway, node) if mode != "turbo" else []
+    configs = extraction.keys_to_extract(agent, pathway, [*visited, *ahead])
+    extract = _Extraction(node_model, configs if user_spoke else (), conversation, node.id)
+    if not serial(node_model):
+        extract.start()
 
     extracted = dict(session.extracted)
     text_parts: list[str] = []
@@ -170,9 +291,153 @@ async def run_turn(
     action: SessionAction | None = None
     usage: Usage | None = None
     ended = False
-    offer_transition = True
+    offer_transition = mode == "turbo"
     steps = 0
+    speculative: _Speculation | None = None
+
+    async def prepare(at: Node, *, with_transition: bool) -> tuple[_Prepared, list[TurnEvent]]:
+        """The reply call at ``at`` (its tools, knowledge, system prompt and history window)."""
+        found: list[TurnEvent] = []
+        candidates = prompt.transition_candidates(pathway, at) if with_transition else []
+        tools: list[ToolSpec] = [prompt.transition_tool(candidates)] if candidates else []
+        offer = await _offer(turn, at, offers)
+        if offer is not None:
+            tools.extend(offer.specs)
+        server_names = {spec.name for spec in offer.specs} if offer is not None else set()
+        tools.extend(t for t in turn.client_tools if t.name not in server_names)
+        knowledge = await _retrieve(turn, at, retrieved)
+        if knowledge is not None and at.id not in traced_knowledge:
+            traced_knowledge.add(at.id)
+            retrieved_event = KnowledgeRetrieved(at.id, knowledge.record)
+            trace.record(retrieved_event)
+            found.append(retrieved_event)
+        system = prompt.system_prompt(
+            agent,
+            at,
+            knowledge=knowledge.context() if knowledge is not None else "",
+            session_vars=session.variables,
+            extracted=extracted,
+            now=now,
+            offer_transition=bool(candidates),
+            client_instructions=turn.client_instructions,
+        )
+        window = prompt.history_window(conversation, limits.history_messages)
+        request = ChatRequest(
+            messages=(Message(role="system", content=system), *window),
+            tools=tuple(tools),
+            purpose="route+reply" if candidates else "reply",
+            stream=turn.stream,
+        )
+        node_tools = tuple(t for t in tools if t.name != prompt.TRANSITION_TOOL)
+        prepared = _Prepared(
+            request, models.pick(at.data.model, agent.model), offer, server_names, system, window, node_tools
+        )
+        return prepared, found
+
+    def enter(target: str, origin: Node, via: str) -> list[TurnEvent]:
+        """Move to ``target`` (following gotos); the events to yield."""
+        nonlocal node, ended, steps
+        entered_events: list[TurnEvent] = []
+        entered = pathway.node(target)
+        assert entered is not None  # options only name existing nodes
+        for step_node in resolve_goto(pathway, entered, origin=origin):
+            steps += 0 if step_node is entered else 1
+            if steps > limits.max_steps:
+                raise StepLimitExceeded(f"the turn took more than {limits.max_steps} steps following gotos")
+            event_in = NodeEntered(step_node.id, via if step_node is entered else "goto")
+            trace.record(event_in)
+            entered_events.append(event_in)
+            if step_node.id not in visited:
+                visited.append(step_node.id)
+            node = step_node
+        if node.data.type == "end":
+            ended = True
+        return entered_events
+
     try:
+        if mode != "turbo" and user_spoke and node.data.type != "end":
+            # The decision: expression edges, then one choice among the plain-language options.
+            target: str | None = None
+            via = "edge"
+            if routing.has_expressions(pathway, node):
+                for applied_event in await extract.apply(extracted, trace):
+                    yield applied_event
+                held = routing.evaluate_expressions(
+                    pathway, node, merged_variables(session.variables, extracted)
+                )
+                if held.target is not None or held.errors:
+                    decided = DecisionMade(
+                        node.id,
+                        "expression" if held.target else "none",
+                        held.target,
+                        expression=held.expression,
+                        edge_id=held.edge_id,
+                        errors=held.errors,
+                    )
+                    trace.record(decided)
+                    yield decided
+                target = held.target
+            options = routing.model_options(pathway, node) if target is None else []
+            if options:
+                prepared, found = await prepare(node, with_transition=False)
+                for found_event in found:
+                    yield found_event
+                if mode == "balance":
+                    speculative = _Speculation(prepared.model.stream(prepared.request))
+                for decision_event in await _decide(
+                    prepared, options, conversation, node, trace, models, agent
+                ):
+                    if isinstance(decision_event, TransitionChosen):
+                        target = decision_event.to_node
+                        via = next(o.via for o in options if o.target == target)
+                    yield decision_event
+            if target is not None:
+                if speculative is not None:
+                    await speculative.cancel()
+                    speculative = None
+                steps += 1
+                origin = node
+                for entered_event in enter(target, origin, via):
+                    yield entered_event
+                # Expression edges that already hold at the node entered are followed at once.
+                passed = {origin.id}
+                while not ended and routing.has_expressions(pathway, node) and node.id not in passed:
+                    passed.add(node.id)
+                    for applied_event in await extract.apply(extracted, trace):
+                        yield applied_event
+                    held = routing.evaluate_expressions(
+                        pathway, node, merged_variables(session.variables, extracted)
+                    )
+                    if held.target is None and not held.errors:
+                        break
+                    decided = DecisionMade(
+                        node.id,
+                        "expression" if held.target else "none",
+                        held.target,
+                        expression=held.expression,
+                        edge_id=held.edge_id,
+                        errors=held.errors,
+                    )
+                    trace.record(decided)
+                    yield decided
+                    if held.target is None:
+                        break
+                    steps += 1
+                    if steps > limits.max_steps:
+                        raise StepLimitExceeded(
+                            f"the turn took more than {limits.max_steps} steps following expression edges"
+                        )
+                    moved = TransitionChosen(node.id, held.target, ())
+                    trace.record(moved)
+                    yield moved
+                    for entered_event in enter(held.target, node, "edge"):
+                        yield entered_event
+                if extract.pending and _reads_placeholders(agent, node):
+                    # The new node's prompt reads variables: let this turn's extraction land
+                    # first, so "{{date}}" shows what the user just said.
+                    for applied_event in await extract.apply(extracted, trace):
+                        yield applied_event
+
         while True:
             steps += 1
             if steps > limits.max_steps:
@@ -180,39 +445,21 @@ async def run_turn(
                     f"the turn took more than {limits.max_steps} steps at node {node.id!r}; "
                     "check the pathway for loops"
                 )
+            if speculative is not None:
+                events: AsyncIterator[ChatEvent] = speculative.events()
+                speculative = None
+            else:
+                prepared, found = await prepare(node, with_transition=offer_transition)
+                for found_event in found:
+                    yield found_event
+                events = prepared.model.stream(prepared.request)
+            request, model, offer, server_names = (
+                prepared.request,
+                prepared.model,
+                prepared.offer,
+                prepared.server_names,
+            )
             candidates = prompt.transition_candidates(pathway, node) if offer_transition else []
-            tools: list[ToolSpec] = [prompt.transition_tool(candidates)] if candidates else []
-            offer = await _offer(turn, node, offers)
-            if offer is not None:
-                tools.extend(offer.specs)
-            server_names = {spec.name for spec in offer.specs} if offer is not None else set()
-            tools.extend(t for t in turn.client_tools if t.name not in server_names)
-            knowledge = await _retrieve(turn, node, retrieved)
-            if knowledge is not None and node.id not in traced_knowledge:
-                traced_knowledge.add(node.id)
-                found = KnowledgeRetrieved(node.id, knowledge.record)
-                trace.record(found)
-                yield found
-            system = prompt.system_prompt(
-                agent,
-                node,
-                knowledge=knowledge.context() if knowledge is not None else "",
-                session_vars=session.variables,
-                extracted=extracted,
-                now=now,
-                offer_transition=bool(candidates),
-                client_instructions=turn.client_instructions,
-            )
-            model = models.pick(node.data.model, agent.model)
-            request = ChatRequest(
-                messages=(
-                    Message(role="system", content=system),
-                    *prompt.history_window(conversation, limits.history_messages),
-                ),
-                tools=tuple(tools),
-                purpose="route+reply" if candidates else "reply",
-                stream=turn.stream,
-            )
             transition: dict[int, list[str]] = {}
             calls: dict[int, dict[str, Any]] = {}
             renumber: dict[int, int] = {}
@@ -220,7 +467,7 @@ async def run_turn(
             first: float | None = None
             finish: Finish | None = None
             try:
-                async for event in model.stream(request):
+                async for event in events:
                     match event:
                         case TextDelta(text=fragment):
                             if first is None:
@@ -276,38 +523,23 @@ async def run_turn(
 
             if transition:
                 raw = "".join(next(iter(transition.values())))
-                target, reason = _parse_choice(raw, candidates)
+                target_id, reason = _parse_choice(raw, candidates)
                 offer_transition = False
-                if target is None:
+                if target_id is None:
                     rejected = TransitionRejected(node.id, raw[:200], reason, tuple(candidates))
                     trace.record(rejected)
                     yield rejected
                     continue
-                chosen = TransitionChosen(node.id, target, tuple(candidates))
+                chosen = TransitionChosen(node.id, target_id, tuple(candidates))
                 trace.record(chosen)
                 yield chosen
-                entered = pathway.node(target)
-                assert entered is not None  # candidates only name existing nodes
-                via = "edge" if any(e.target == target for e in pathway.edges_from(node.id)) else "global"
-                for step_node in resolve_goto(pathway, entered, origin=node):
-                    steps += 0 if step_node is entered else 1
-                    if steps > limits.max_steps:
-                        raise StepLimitExceeded(
-                            f"the turn took more than {limits.max_steps} steps following gotos"
-                        )
-                    event_in = NodeEntered(step_node.id, via if step_node is entered else "goto")
-                    trace.record(event_in)
-                    yield event_in
-                    if step_node.id not in visited:
-                        visited.append(step_node.id)
-                    node = step_node
-                if node.data.type == "end":
-                    ended = True
-                if extract_task is not None and _reads_placeholders(agent, node):
-                    # The new node's prompt reads variables: let this turn's extraction land
-                    # first, so "{{date}}" shows what the user just said.
-                    task, extract_task = extract_task, None
-                    for applied_event in await _apply_extraction(task, configs, extracted, trace):
+                via_kind = (
+                    "edge" if any(e.target == target_id for e in pathway.edges_from(node.id)) else "global"
+                )
+                for entered_event in enter(target_id, node, via_kind):
+                    yield entered_event
+                if extract.pending and _reads_placeholders(agent, node):
+                    for applied_event in await extract.apply(extracted, trace):
                         yield applied_event
                 continue
             made = {
@@ -341,15 +573,12 @@ async def run_turn(
                 conversation.append(answer)
                 internal.append(NewMessage(answer, node.id, internal=True))
 
-        if extract_task is not None:
-            task, extract_task = extract_task, None
-            for applied_event in await _apply_extraction(task, configs, extracted, trace):
-                yield applied_event
+        for applied_event in await extract.apply(extracted, trace):
+            yield applied_event
     finally:
-        if extract_task is not None:
-            extract_task.cancel()
-            with contextlib.suppress(BaseException):
-                await extract_task
+        if speculative is not None:
+            await speculative.cancel()
+        await extract.cancel()
 
     if action is not None:
         ended = True
@@ -372,6 +601,55 @@ async def run_turn(
         trace=trace.to_json(node_after=node.id, ended=ended, client_tool_calls=client_json),
     )
     yield TurnDone(outcome)
+
+
+async def _decide(
+    prepared: _Prepared,
+    options: Sequence[routing.Option],
+    conversation: Sequence[Message],
+    node: Node,
+    trace: Trace,
+    models: Models,
+    agent: AgentConfig,
+) -> list[TurnEvent]:
+    """Ask the model which option holds; the decision, its call and a transition or refusal."""
+    request = routing.request(
+        prepared.system, prepared.window, options, conversation, context_tools=prepared.node_tools
+    )
+    model = prepared.model
+    described = tuple((o.target, o.statement, o.via) for o in options)
+    candidates = tuple((o.target, o.statement) for o in options)
+    began = time.perf_counter()
+    events: list[TurnEvent] = []
+    try:
+        result = await model.structured(request)
+    except LLMError as error:
+        call = ModelCalled(request.purpose, model.name, node.id, _ms(began), None, None, error.message)
+        decided = DecisionMade(
+            node.id, "error", None, described, latency_ms=call.latency_ms, error=error.message
+        )
+        events = [call, decided]
+    else:
+        call = ModelCalled(request.purpose, model.name, node.id, _ms(began), None, result.usage)
+        option, why = routing.chosen(result, options)
+        decided = DecisionMade(
+            node.id,
+            "error" if why else "model",
+            option.target if option else None,
+            described,
+            scores=result.scores,
+            latency_ms=call.latency_ms,
+            usage=result.usage,
+            error=why,
+        )
+        events = [call, decided]
+        if why is not None:
+            events.append(TransitionRejected(node.id, str(result.value.get("choice"))[:200], why, candidates))
+        elif option is not None:
+            events.append(TransitionChosen(node.id, option.target, candidates))
+    for event in events:
+        trace.record(event)
+    return events
 
 
 def _reads_placeholders(agent: AgentConfig, node: Node) -> bool:

@@ -138,12 +138,37 @@ class StructuredRequest:
     name: str = "answer"
     max_tokens: int = 256
     purpose: str = "structured"
+    #: A single choice: the statements offered, numbered from 0 in the prompt, and the
+    #: answer is ``{"choice": <index>}`` (``schema`` says the same). A model that can read
+    #: its own scores (the embedded one) answers by scoring the numbers instead of writing
+    #: JSON, and returns the scores; the others decode the schema as usual.
+    options: tuple[str, ...] = ()
+    #: Tools described in the prompt but not offered for calling, so that the prompt starts
+    #: exactly as the reply's does (the embedded model then reuses its evaluated prefix).
+    context_tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class StructuredResult:
     value: dict[str, Any]
     usage: Usage | None = None
+    #: For a choice: each option's probability, where the model gives them.
+    scores: tuple[float, ...] | None = None
+
+
+def serial(model: object) -> bool:
+    """Whether ``model`` runs one call at a time (the embedded model), through wrappers.
+
+    Such a model gains nothing from calls started together: the engine then orders its
+    calls so that the reply waits for as few of them as possible.
+    """
+    seen = 0
+    while model is not None and seen < 8:
+        if getattr(model, "serial_calls", False):
+            return True
+        model = getattr(model, "inner", None)
+        seen += 1
+    return False
 
 
 @runtime_checkable

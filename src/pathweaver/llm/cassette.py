@@ -377,7 +377,14 @@ def _error(raw: Mapping[str, Any]) -> LLMError:
 
 
 class RecordingModel:
-    """Forwards every call to ``inner`` and records it in ``cassette``."""
+    """Forwards every call to ``inner`` and records it in ``cassette``.
+
+    Recorded runs take their calls one at a time (``serial_calls``): a ``balance`` turn runs
+    as ``smart``, so no speculative reply, cancelled or not, makes the order of calls
+    depend on timing, and the replay asks for exactly what was recorded.
+    """
+
+    serial_calls = True
 
     def __init__(self, inner: Model, cassette: Cassette) -> None:
         self.inner = inner
@@ -422,6 +429,8 @@ class ReplayModel:
     :class:`CassetteMismatch` (not an :class:`LLMError`, so no caller mistakes it for a
     model failure to tolerate); the first one is also kept in ``mismatch``.
     """
+
+    serial_calls = True  # as when recorded (see RecordingModel)
 
     def __init__(self, cassette: Cassette) -> None:
         self.cassette = cassette

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import math
 import os
 import threading
 import uuid
@@ -175,6 +176,22 @@ class LlamaBackend:
             yield tail
         yield Done("stop" if reason == "stop" else "length", len(prompt), count)
 
+    def score_next(self, prompt: list[int], candidates: Sequence[int]) -> list[float]:
+        """The logits of ``candidates`` as the token after ``prompt``, sampling nothing.
+
+        The evaluated prefix that ``prompt`` shares with the previous call is reused, as
+        ``Llama.generate`` does, so a decision after the reply's prefix costs its suffix.
+        """
+        import numpy as np
+
+        llama = self._llama
+        cached = llama._input_ids.tolist()
+        reuse = min(llama.longest_token_prefix(cached, prompt), len(prompt) - 1)
+        llama.n_tokens = max(reuse, 0)
+        llama.eval(prompt[llama.n_tokens :])
+        logits = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),))
+        return [float(logits[token]) for token in candidates]
+
     def close(self) -> None:
         self._llama.close()
 
@@ -185,6 +202,9 @@ class LocalModel:
     ``backend`` is called on the worker thread, on first use, to load the model; tests
     pass a fake. ``max_tokens`` is the reply length when a request sets none.
     """
+
+    #: One call at a time (see :func:`pathweaver.llm.base.serial`).
+    serial_calls = True
 
     def __init__(
         self,
@@ -260,6 +280,8 @@ class LocalModel:
                 yield TextDelta(text)
 
     async def structured(self, request: StructuredRequest) -> StructuredResult:
+        if request.options:
+            return await self._choose(request)
         grammar = json_grammar(request.schema)
         instructions = schema_instructions(request.schema)
 
@@ -280,6 +302,50 @@ class LocalModel:
             raise LLMError("the embedded model stopped without finishing its answer")
         value = parse_object("".join(pieces), request.schema, truncated=done.reason == "length")
         return StructuredResult(value, Usage(done.prompt_tokens, done.completion_tokens))
+
+    async def _choose(self, request: StructuredRequest) -> StructuredResult:
+        """A choice among numbered options: the numbers scored in one pass, none sampled.
+
+        The prompt asks for the number of the true statement; the model's next-token
+        logits for "0", "1", ... are read after the prompt (softmax over the options gives
+        the scores). Past ten options, or on a backend that cannot score, the number is
+        decoded greedily under a grammar of the valid numbers instead.
+        """
+        labels = [str(number) for number in range(len(request.options))]
+
+        def generate(backend: Backend, stop: threading.Event) -> Iterator[tuple[list[float] | str, int]]:
+            prompt = _fit(backend, request.messages, request.context_tools, "", 4)
+            scorer = getattr(backend, "score_next", None)
+            ids = [backend.tokenize(label) for label in labels]
+            if scorer is not None and all(len(i) == 1 for i in ids):
+                yield scorer(prompt, [i[0] for i in ids]), len(prompt)
+                return
+            grammar = "root ::= " + " | ".join(f'"{label}"' for label in labels)
+            text = ""
+            for piece in backend.complete(prompt, max_tokens=4, sampling=GREEDY, grammar=grammar, stop=stop):
+                if isinstance(piece, Done):
+                    yield text, piece.prompt_tokens
+                else:
+                    text += piece
+
+        answer: tuple[list[float] | str, int] | None = None
+        async for item in self._on_worker(generate):
+            answer = item
+        if answer is None:
+            raise LLMError("the embedded model stopped without choosing")
+        found, prompt_tokens = answer
+        if isinstance(found, str):
+            if found.strip() not in labels:
+                raise ModelOutputError(
+                    "the embedded model's choice is not one of the options", details={"output": found[:50]}
+                )
+            return StructuredResult({"choice": int(found)}, Usage(prompt_tokens, len(found)))
+        top = max(found)
+        weights = [math.exp(logit - top) for logit in found]
+        total = sum(weights)
+        scores = tuple(weight / total for weight in weights)
+        best = max(range(len(scores)), key=scores.__getitem__)
+        return StructuredResult({"choice": best}, Usage(prompt_tokens, 0), scores)
 
     async def aclose(self) -> None:
         """Stop what runs, drop what waits, and free the weights."""

@@ -14,6 +14,8 @@ Two ways to drive it:
     descriptions, like the pathway transition tool) is called with the option whose
     description shares the most words with the last user message;
   - otherwise it replies ``You said: <last user message>``, streamed word by word;
+  - a routing choice (``StructuredRequest.options``) picks the statement that shares the
+    most words with the user's last message, or 0 (none of them);
   - ``structured`` fills ``email`` and ``number`` fields found in the user's messages, a
     ``name`` field from "my name is X" / "I'm X", a choice by word overlap, else null.
 
@@ -231,6 +233,12 @@ _NAME = re.compile(r"(?:my name is|i am|i'm|this is)\s+([A-Z][\w'-]*(?:\s+[A-Z][
 
 
 def default_structured(request: StructuredRequest) -> dict[str, Any]:
+    if request.options:
+        # A routing choice: the question is the last message; the user's reply is before it.
+        reply = _last_user(request.messages[:-1])
+        numbered = [(str(i), text) for i, text in enumerate(request.options) if i > 0]
+        picked = best_option(reply, numbered)
+        return {"choice": int(picked) if picked is not None else 0}
     said = " ".join(m.content or "" for m in request.messages if m.role == "user")
     properties: Mapping[str, Any] = request.schema.get("properties") or {}
     value: dict[str, Any] = {}

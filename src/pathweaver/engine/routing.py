@@ -1,0 +1,202 @@
+"""The routing decision: which node the conversation moves to after the user's message.
+
+In ``smart`` and ``balance`` modes the decision is its own question, asked before the
+reply and never mixed with it (``turbo`` keeps the single call that replies with a
+transition tool offered; see :mod:`pathweaver.engine.turn`):
+
+1. **Expression edges first.** An edge with ``data.expression`` is decided by its
+   expression over the variables (:mod:`pathweaver.agent.expressions`), in edge order,
+   without a model call. A true expression moves the session; an expression that fails
+   (a value of the wrong type) counts as false and is recorded.
+2. **Then one constrained choice** among the plain-language options: the current node's
+   other edges (edges to one target merged, their conditions joined with "or") and every
+   global node (described by ``globalNodeReason``), plus "none of them": stay.
+
+The choice is framed for small models, as measured on ``bench/routing``: the options are
+numbered statements about the user's last message, "0. None of them" first, the last
+exchange quoted so that it is in focus, and the answer is a number decoded under a schema
+(the embedded model scores the numbers directly and keeps the probabilities). The
+question comes *after* the same system prompt and history as the reply from the current
+node, so the two calls share their prefix: llama.cpp's KV cache and hosted prompt caches
+make the decision cost only the question.
+
+A decision that is not one of the options, a truncated or invalid answer, or a failed
+call never moves the session: it is recorded and the turn goes on at the current node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pathweaver.agent.expressions import ExpressionError
+from pathweaver.agent.pathway import Node, Pathway
+from pathweaver.llm.base import Message, StructuredRequest, StructuredResult, ToolSpec
+
+#: How much of the last exchange the question quotes (characters per side).
+QUOTE_CHARS = 600
+NONE_OPTION = "None of them"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One place the conversation may move to: a target node and the statement for it."""
+
+    target: str
+    statement: str
+    via: str  # "edge" or "global"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpressionResult:
+    """What the expression edges of a node decided: a target, or None; and what failed."""
+
+    target: str | None
+    edge_id: str | None
+    expression: str | None
+    errors: tuple[dict[str, str], ...]
+
+
+def model_options(pathway: Pathway, node: Node) -> list[Option]:
+    """The plain-language options at ``node`` (expression edges are not among them).
+
+    An end node offers nothing; a global node leaves only by its own edges.
+    """
+    if node.data.type == "end":
+        return []
+    statements: dict[str, list[str]] = {}
+    via: dict[str, str] = {}
+    for edge in pathway.edges_from(node.id):
+        if edge.expression is not None or edge.target not in pathway.node_by_id:
+            continue
+        statements.setdefault(edge.target, []).append(edge.condition or f"go to {edge.target}")
+        via[edge.target] = "edge"
+    if not node.is_global:
+        for glob in pathway.global_nodes:
+            if glob.id != node.id and glob.id not in statements:
+                reason = glob.data.global_node_reason or glob.data.display_title or glob.id
+                statements[glob.id] = [reason]
+                via[glob.id] = "global"
+    return [Option(target, " or ".join(parts), via[target]) for target, parts in statements.items()]
+
+
+def reachable(pathway: Pathway, node: Node) -> list[str]:
+    """The nodes one move away from ``node`` (edges of both kinds, global nodes, through gotos).
+
+    Extraction also reads the keys these nodes declare, so that a value the user gives
+    before its question ("a table for four, tomorrow at 7") is kept from the turn it is said.
+    """
+    if node.data.type == "end":
+        return []
+    found: list[str] = []
+    targets = [edge.target for edge in pathway.edges_from(node.id)]
+    if not node.is_global:
+        targets.extend(glob.id for glob in pathway.global_nodes)
+    for target in targets:
+        hops = 0
+        current = pathway.node(target)
+        while current is not None and hops < 8:
+            found.append(current.id)
+            if current.data.type != "goto" or current.data.reference_node_id is None:
+                break
+            current = pathway.node(current.data.reference_node_id)
+            hops += 1
+    return list(dict.fromkeys(found))
+
+
+def has_expressions(pathway: Pathway, node: Node) -> bool:
+    return node.data.type != "end" and any(e.expression is not None for e in pathway.edges_from(node.id))
+
+
+def evaluate_expressions(pathway: Pathway, node: Node, variables: Mapping[str, Any]) -> ExpressionResult:
+    """The first expression edge of ``node`` that holds, in edge order."""
+    errors: list[dict[str, str]] = []
+    if node.data.type == "end":
+        return ExpressionResult(None, None, None, ())
+    for edge in pathway.edges_from(node.id):
+        if edge.expression is None or edge.target not in pathway.node_by_id:
+            continue
+        parsed = pathway.expression(edge.id)
+        if parsed is None:
+            errors.append({"edgeId": edge.id, "error": "the expression does not parse; fix data.expression"})
+            continue
+        try:
+            holds = parsed.evaluate(variables)
+        except ExpressionError as error:
+            errors.append({"edgeId": edge.id, "error": str(error)})
+            continue
+        if holds:
+            return ExpressionResult(edge.target, edge.id, parsed.text, tuple(errors))
+    return ExpressionResult(None, None, None, tuple(errors))
+
+
+def _quote(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+
+
+def question(options: Sequence[Option], conversation: Sequence[Message]) -> str:
+    """The routing question that follows the history: the last exchange, then the statements."""
+    said = next((m.content for m in reversed(conversation) if m.role == "user" and m.content), "")
+    last_user = max((i for i, m in enumerate(conversation) if m.role == "user"), default=len(conversation))
+    asked = next(
+        (m.content for m in reversed(conversation[:last_user]) if m.role == "assistant" and m.content), None
+    )
+    lines = ["Routing check: this message is not from the user; do not reply to the user."]
+    if asked:
+        lines.append(f'Your last message: "{_quote(asked)}"')
+    lines.append(f'The user\'s reply: "{_quote(said)}"')
+    lines.append("")
+    lines.append("Which of these statements is true of the user's reply?")
+    lines.append(f"0. {NONE_OPTION}")
+    lines.extend(f"{number}. {option.statement}" for number, option in enumerate(options, start=1))
+    lines.append("")
+    lines.append("Answer with the number of the true statement only (0 if none of them is true).")
+    return "\n".join(lines)
+
+
+def request(
+    system: str,
+    window: Sequence[Message],
+    options: Sequence[Option],
+    conversation: Sequence[Message],
+    *,
+    context_tools: Sequence[ToolSpec] = (),
+) -> StructuredRequest:
+    """The decision call: the reply's system prompt and history, then the question."""
+    count = len(options) + 1
+    return StructuredRequest(
+        messages=(
+            Message(role="system", content=system),
+            *window,
+            Message(role="user", content=question(options, conversation)),
+        ),
+        schema={
+            "type": "object",
+            "properties": {"choice": {"type": "integer", "enum": list(range(count))}},
+            "required": ["choice"],
+            "additionalProperties": False,
+        },
+        name="route",
+        max_tokens=16,
+        purpose="decide",
+        options=(NONE_OPTION, *(option.statement for option in options)),
+        context_tools=tuple(context_tools),
+    )
+
+
+def chosen(result: StructuredResult, options: Sequence[Option]) -> tuple[Option | None, str | None]:
+    """(the option chosen or None to stay, None) or (None, why the answer was refused)."""
+    choice = result.value.get("choice")
+    if isinstance(choice, bool) or not isinstance(choice, int | str):
+        return None, f"the answer {choice!r} is not one of the options"
+    try:
+        number = int(choice)
+    except ValueError:
+        return None, f"the answer {choice!r} is not one of the options"
+    if number == 0:
+        return None, None
+    if 1 <= number <= len(options):
+        return options[number - 1], None
+    return None, f"the answer {number} is not one of the options 0 to {len(options)}"
