@@ -165,6 +165,15 @@ class OutboundTimeout(OutboundError):
     code = "outbound_timeout"
 
 
+class OutboundNotSent(OutboundError):
+    """The request certainly never left: the host did not resolve, or no connection was
+    made. Sending it again cannot deliver it twice."""
+
+
+class OutboundConnectTimeout(OutboundTimeout, OutboundNotSent):
+    """Resolving the host or connecting to it took too long: nothing was sent."""
+
+
 class ToolError(PathweaverError):
     """A server-side tool failed in a way that is not the model's fault (MCP protocol error)."""
 

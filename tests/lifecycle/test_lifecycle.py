@@ -311,6 +311,30 @@ async def test_subscription_api(client, project: Project) -> None:
     assert (await client.delete(f"{base}/{made['id']}", headers=project.auth)).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:secret@hooks.example.com/h", "must not hold credentials"),
+        ("https://hooks.example.com:99999/h", "has a port that is not a number"),
+        ("https://hooks.example.com/a b", "must not contain spaces"),
+        ("http:///h", "with a host"),
+        ("mailto:ops@example.com", "http:// or https://"),
+        ("http://10.1.2.3/h", "url: 10.1.2.3 is a private address"),
+        ("http://169.254.169.254/latest", "url: 169.254.169.254 is the cloud metadata service"),
+        ("http://localhost:8080/h", "url: 'localhost' names this machine"),
+    ],
+)
+async def test_a_subscription_that_could_never_deliver_is_refused(
+    client, project: Project, url: str, expected: str
+) -> None:
+    for base in (f"/v1/projects/{project.id}/webhooks", f"/project/{project.id}/webhooks"):
+        refused = await client.post(base, json={"url": url}, headers=project.auth)
+        assert refused.status_code == 400, refused.text
+        assert expected in refused.json()["error"]["message"]
+    listed = await client.get(f"/v1/projects/{project.id}/webhooks", headers=project.auth)
+    assert listed.json()["data"] == []
+
+
 async def test_idle_sessions_are_ended_and_finalized(client, store, project: Project, settings) -> None:
     from datetime import timedelta
 

@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.openapi import answers
 from pathweaver.api.wire import iso
-from pathweaver.errors import NotFound
+from pathweaver.errors import NotFound, OutboundRefused, UserError
 from pathweaver.lifecycle.payloads import EVENTS
 from pathweaver.store.lifecycle import Subscription
 from pathweaver.store.store import Store
+from pathweaver.tools.outbound import check_url, policy_from_settings
 
 CallerDep = Annotated[Caller, Depends(project_caller)]
 
@@ -33,10 +34,35 @@ def _store(request: Request) -> Store:
 
 
 def _check_url(url: str) -> str:
+    """A URL a delivery can be posted to; ValueError saying what to fix."""
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url):
+        raise ValueError("must not contain spaces or control characters; percent-encode them")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "must not hold credentials (user:password@); deliveries are signed, verify "
+            "X-Pathweaver-Signature with the secret from GET /webhooks/secret instead"
+        )
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or past 65535
+        port_ok = False
+    if not port_ok:
+        raise ValueError("has a port that is not a number from 1 to 65535")
     return url
+
+
+def _check_destination(request: Request, url: str) -> None:
+    """Refuse, when it subscribes, a URL every delivery would be refused to (a private or
+    loopback address not in ``PATHWEAVER_OUTBOUND_ALLOW``, a port not allowed)."""
+    try:
+        check_url(url, policy_from_settings(request.app.state.settings))
+    except OutboundRefused as exc:
+        raise UserError(
+            f"url: {exc.message}", details={"errors": [{"field": "url", "message": exc.message}]}
+        ) from None
 
 
 class SubscribeBody(BaseModel):
@@ -160,6 +186,7 @@ def subscription_json(sub: Subscription) -> dict[str, Any]:
 
 
 async def subscribe(request: Request, projectId: str, body: SubscribeBody, caller: CallerDep) -> Any:
+    _check_destination(request, body.url)
     sub = await _store(request).lifecycle.subscribe(projectId, body.url, body.events)
     return {"data": subscription_json(sub), **subscription_json(sub)}
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from pathweaver.errors import OutboundError, OutboundRefused, OutboundTimeout
+from pathweaver.errors import OutboundError, OutboundNotSent, OutboundRefused, OutboundTimeout
 from pathweaver.store.lifecycle import Delivery
 from pathweaver.store.schema import utcnow
 from pathweaver.tools.outbound import OutboundClient
@@ -107,14 +107,15 @@ class OutboundPoster:
             response = await self.outbound.request("POST", url, headers=headers, content=body)
         except OutboundRefused as exc:
             return PostResult(None, f"refused: {exc.message}", latency_ms=_ms(began))
+        except OutboundNotSent as exc:
+            # No address or no connection (a DNS failure too): nothing left, so it is retried.
+            return PostResult(None, f"could not connect: {exc.message}", latency_ms=_ms(began))
         except OutboundTimeout as exc:
             # Sent, perhaps received: the outcome is unknown (never resent if at most once).
             return PostResult(None, f"timed out: {exc.message}", ambiguous=True, latency_ms=_ms(began))
         except OutboundError as exc:
-            ambiguous = "connect" not in exc.message.lower()
-            return PostResult(
-                None, f"could not connect: {exc.message}", ambiguous=ambiguous, latency_ms=_ms(began)
-            )
+            # The connection broke during the exchange: perhaps received.
+            return PostResult(None, f"failed: {exc.message}", ambiguous=True, latency_ms=_ms(began))
         status = response.status
         error = None if 200 <= status < 300 else f"the receiver answered {status}"
         return PostResult(status, error, latency_ms=_ms(began))

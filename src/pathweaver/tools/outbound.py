@@ -44,7 +44,13 @@ from typing import Any
 import httpcore2
 import httpx2
 
-from pathweaver.errors import OutboundError, OutboundRefused, OutboundTimeout
+from pathweaver.errors import (
+    OutboundConnectTimeout,
+    OutboundError,
+    OutboundNotSent,
+    OutboundRefused,
+    OutboundTimeout,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -337,11 +343,13 @@ async def vetted_addresses(host: str, port: int, policy: OutboundPolicy, resolve
     try:
         resolved = await asyncio.wait_for(resolver(host, port), timeout=policy.connect_timeout)
     except TimeoutError:
-        raise OutboundTimeout(f"resolving {host!r} took longer than {policy.connect_timeout:g}s") from None
+        raise OutboundConnectTimeout(
+            f"resolving {host!r} took longer than {policy.connect_timeout:g}s"
+        ) from None
     except OSError as exc:
-        raise OutboundError(f"cannot resolve {host!r}: {exc.strerror or exc}") from None
+        raise OutboundNotSent(f"cannot resolve {host!r}: {exc.strerror or exc}") from None
     if not resolved:
-        raise OutboundError(f"{host!r} resolves to no address")
+        raise OutboundNotSent(f"{host!r} resolves to no address")
     addresses: list[str] = []
     for text in resolved:
         try:
@@ -509,9 +517,13 @@ class OutboundClient:
         except TimeoutError:
             raise OutboundTimeout(f"no complete answer within {self.policy.total_timeout:g}s") from None
         except httpx2.ConnectTimeout:
-            raise OutboundTimeout(f"could not connect within {self.policy.connect_timeout:g}s") from None
+            raise OutboundConnectTimeout(
+                f"could not connect within {self.policy.connect_timeout:g}s"
+            ) from None
         except httpx2.TimeoutException:
             raise OutboundTimeout(f"the server stopped answering for {self.policy.read_timeout:g}s") from None
+        except httpx2.ConnectError as exc:
+            raise OutboundNotSent(f"ConnectError: {exc}" if str(exc) else "ConnectError") from None
         except httpx2.HTTPError as exc:
             raise OutboundError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
         return OutboundResponse(
