@@ -161,7 +161,7 @@ async def test_run_a_suite_and_poll_the_results(
 
 async def test_the_lint_endpoint(client: httpx.AsyncClient, restaurant: Project, project: Project) -> None:
     clean = (await client.get(url(restaurant, "/pathway/lint"), headers=restaurant.auth)).json()["data"]
-    assert clean == {"version": 1, "ok": True, "errors": 0, "warnings": 0, "findings": []}
+    assert clean == {"version": 1, "ok": True, "errors": 0, "warnings": 0, "findings": [], "omitted": 0}
     await client.post(
         url(project, "/pathway/nodes"),
         json={
@@ -174,6 +174,53 @@ async def test_the_lint_endpoint(client: httpx.AsyncClient, restaurant: Project,
     found = (await client.get(url(project, "/pathway/lint"), headers=project.auth)).json()["data"]
     assert found["version"] == 2 and found["ok"] is True  # an unreachable node reads nothing yet
     assert [item["code"] for item in found["findings"]] == ["unreachable_node"]
+
+
+async def test_the_lint_names_a_tool_the_project_no_longer_has(
+    client: httpx.AsyncClient, project: Project
+) -> None:
+    created = await client.post(
+        url(project, "/tools"),
+        json={"type": "restful", "name": "lookup", "metadata": {"url": "https://x.example"}},
+        headers=project.auth,
+    )
+    tool_id = created.json()["data"]["id"]
+    await client.patch(
+        url(project, "/pathway/nodes/start"), json={"data": {"tools": [tool_id]}}, headers=project.auth
+    )
+    clean = (await client.get(url(project, "/pathway/lint"), headers=project.auth)).json()["data"]
+    assert clean["ok"] is True, clean
+    await client.delete(url(project, f"/tools/{tool_id}"), headers=project.auth)
+    found = (await client.get(url(project, "/pathway/lint"), headers=project.auth)).json()["data"]
+    assert found["ok"] is False and [item["code"] for item in found["findings"]] == ["unknown_tool"]
+    assert found["findings"][0]["nodeId"] == "start" and tool_id in found["findings"][0]["message"]
+
+
+async def test_the_lint_runs_off_the_event_loop(
+    client: httpx.AsyncClient, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import pathweaver.api.testing
+
+    def slow_lint(*args: Any) -> list[Any]:
+        time.sleep(0.6)  # a pathway whose lint takes a while
+        return []
+
+    monkeypatch.setattr(pathweaver.api.testing, "lint_pathway", slow_lint)
+    done: list[str] = []
+
+    async def lint() -> None:
+        await client.get(url(project, "/pathway/lint"), headers=project.auth)
+        done.append("lint")
+
+    async def other() -> None:
+        await asyncio.sleep(0.1)
+        await client.get(url(project, "/agent"), headers=project.auth)
+        done.append("other")
+
+    await asyncio.gather(lint(), other())
+    assert done == ["other", "lint"]
 
 
 async def test_the_publish_gate(client: httpx.AsyncClient, restaurant: Project, store: Store) -> None:

@@ -17,9 +17,10 @@ through the graph:
 * ``variable_never_set`` (error), ``variable_maybe_unset`` (warning),
   ``undeclared_variable`` (error): a ``{{name}}`` read in a node prompt, the global prompt
   or an enabled prompt module, checked against the variables that can be known there.
-* ``duplicate_condition`` (error) and ``similar_conditions`` (warning): two edges out of
-  one node (or an edge and a global node's reason, which the model sees beside it) that
-  say the same thing, so the model cannot tell them apart.
+* ``duplicate_condition`` (error) and ``similar_conditions`` (warning): edges out of one
+  node (or an edge and a global node's reason, which the model sees beside it) that say
+  the same thing, so the model cannot tell them apart. One finding per group: a node with
+  1,600 edges of one condition gets one finding, not a million pairs.
 
 Variables. A name is known at a node when it is a *session variable* the agent declares
 (``sessionVariables``, a Pathweaver extension of the agent config: the names callers pass
@@ -38,6 +39,8 @@ it O(nodes + edges); the dataflow is O((nodes + edges) x variables).
 
 Near-duplicate conditions: see ``agent/conditions.py`` for the measure and its threshold.
 Pairs of edges to the same target are never compared: the engine merges them into one option.
+Exact duplicates are grouped in linear time; near duplicates are clustered, with at most
+:data:`MAX_COMPARISONS` comparisons per lint (``conditions_not_compared`` counts the rest).
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ _HUB = "\x00globals"  # the vertex standing for "jump to any global node"; never
 _REGULAR_KINDS = ("start", "prompt")
 _SPEAKING_KINDS = ("start", "prompt", "end")
 _SHOWN = 3  # nodes named in a message before "and N more"
+#: Pairs of conditions one lint compares at most (a few microseconds each): bounded work
+#: for a node with thousands of edges (findings beyond are counted, not listed).
+MAX_COMPARISONS = 100_000
+#: Findings the JSON output lists at most; ``omitted`` counts the rest.
+MAX_LISTED = 1_000
 
 
 @dataclass(frozen=True)
@@ -94,13 +102,18 @@ class Finding:
 
 
 def findings_json(findings: Sequence[Finding]) -> dict[str, Any]:
-    """``{"ok", "errors", "warnings", "findings": [...]}``: the lint's JSON output."""
+    """``{"ok", "errors", "warnings", "findings": [...], "omitted"}``: the lint's JSON output.
+
+    ``findings`` lists at most :data:`MAX_LISTED` (errors first); ``omitted`` counts the
+    rest, which ``errors`` and ``warnings`` still include.
+    """
     errors = sum(1 for finding in findings if finding.severity == "error")
     return {
         "ok": errors == 0,
         "errors": errors,
         "warnings": len(findings) - errors,
-        "findings": [finding.to_json() for finding in findings],
+        "findings": [finding.to_json() for finding in findings[:MAX_LISTED]],
+        "omitted": max(0, len(findings) - MAX_LISTED),
     }
 
 
@@ -531,17 +544,29 @@ class _Option:
         return cls(target, edge_id, normalise(text), condition_words(text))
 
 
-def _conditions(graph: _Graph) -> Iterator[Finding]:
-    """Each node's options pairwise, and each against the global reasons beside it.
+@dataclass
+class _Budget:
+    """How many more pairs of conditions this lint may compare, and what it left out."""
 
-    O(sum over nodes of k * (k + globals)) comparisons of precomputed word sets.
+    left: int = MAX_COMPARISONS
+    skipped: int = 0
+
+
+def _conditions(graph: _Graph) -> Iterator[Finding]:
+    """Each node's options, and each against the global reasons beside it.
+
+    Linear in the options to find the exact duplicates (grouped by wording); near duplicates
+    are clustered around the first option of each (one finding per cluster), at most
+    :data:`MAX_COMPARISONS` comparisons for the whole pathway, then a warning says how
+    many conditions were left out.
     """
+    budget = _Budget()
     reasons = [
         _Option.of(node_id, graph.nodes[node_id].data.global_node_reason or "", None)
         for node_id in graph.globals
         if (graph.nodes[node_id].data.global_node_reason or "").strip()
     ]
-    yield from _compare(reasons, [], "among the global nodes", None)
+    yield from _compare(reasons, [], "among the global nodes", None, budget)
     for node_id, node in graph.nodes.items():
         if node.kind in ("end", "goto"):
             continue
@@ -551,33 +576,96 @@ def _conditions(graph: _Graph) -> Iterator[Finding]:
             if edge.condition.strip() and edge.target in graph.nodes
         ]
         beside = [r for r in reasons if r.target != node_id] if graph.regular(node) else []
-        yield from _compare(options, beside, f'out of node "{node_id}"', node_id)
+        yield from _compare(options, beside, f'out of node "{node_id}"', node_id, budget)
+    if budget.skipped:
+        message = f"{budget.skipped} conditions were not compared for near duplicates: the lint stops after "
+        message += f"{MAX_COMPARISONS:,} comparisons; nodes with fewer edges (and fewer global nodes) "
+        message += "are easier for the model to route too"
+        yield Finding("conditions_not_compared", "warning", message)
 
 
 def _compare(
-    options: list[_Option], beside: list[_Option], where: str, node_id: str | None
+    options: list[_Option], beside: list[_Option], where: str, node_id: str | None, budget: _Budget
 ) -> Iterator[Finding]:
-    """Each pair of ``options``, and each option against each of ``beside`` (global reasons)."""
-    pairs = [(a, b) for i, a in enumerate(options) for b in options[i + 1 :]]
-    pairs += [(b, a) for a in options for b in beside]
-    for first, second in pairs:
-        if first.target == second.target:
-            continue  # the engine offers edges to one target as one option
-        at = node_id if node_id is not None else second.target
-        if first.normal == second.normal:
-            message = f"{_named(first)} and {_named(second)} {where} have the same condition, so the model "
-            message += "cannot tell them apart; reword one so they do not overlap, or merge them"
+    """One finding per wording that leads to several targets, and one per cluster of
+    near-duplicate wordings. Edges to one target count once (the engine merges them); at a
+    node (``node_id`` set), only groups with one of its edges in them are reported."""
+    candidates = [*beside, *options]
+    wordings: dict[str, list[_Option]] = {}
+    for option in candidates:
+        wordings.setdefault(option.normal, []).append(option)
+    for same in wordings.values():
+        members = _one_per_target(same)
+        if len(members) > 1 and _reportable(members, node_id):
+            first, second, more = _pair(members)
+            message = (
+                f"{_named(first)} and {_named(second)}{_more(more)} {where} have the same condition, so "
+            )
+            message += "the model cannot tell them apart; reword one so they do not overlap, or merge them"
+            at = node_id if node_id is not None else second.target
             yield Finding("duplicate_condition", "error", message, at, second.edge_id)
-            continue
-        a, b = first.words, second.words
-        if bool(a & NEGATIONS) != bool(b & NEGATIONS):
-            continue  # one says "not": opposites, not duplicates
-        if jaccard(a, b) >= SIMILARITY_THRESHOLD:
-            shared = ", ".join(sorted(a & b))
-            message = f"{_named(first)} and {_named(second)} {where} have nearly the same condition "
-            message += f"(both say: {shared}), so the model may take either; say in each what sets "
-            message += "them apart, or merge them"
+    for cluster in _clusters([same[0] for same in wordings.values()], node_id, budget):
+        members = _one_per_target(cluster)
+        if len(members) > 1 and _reportable(members, node_id):
+            first, second, more = _pair(members)
+            shared = ", ".join(sorted(first.words & second.words))
+            message = f"{_named(first)} and {_named(second)}{_more(more)} {where} have nearly the same "
+            message += f"condition ({'the first two' if more else 'both'} say: {shared}), so the model may "
+            message += "take either; say in each what sets them apart, or merge them"
+            at = node_id if node_id is not None else second.target
             yield Finding("similar_conditions", "warning", message, at, second.edge_id)
+
+
+def _clusters(wordings: list[_Option], node_id: str | None, budget: _Budget) -> list[list[_Option]]:
+    """Near-duplicate wordings grouped around the first of each group (its leader).
+
+    O(wordings x clusters) comparisons, drawn from ``budget``. At a node, global reasons
+    lead clusters without being compared with each other (that is done once, among them).
+    """
+    clusters: list[list[_Option]] = []
+    for position, option in enumerate(wordings):
+        if node_id is not None and option.edge_id is None:
+            clusters.append([option])
+            continue
+        for cluster in clusters:
+            if budget.left <= 0:
+                budget.skipped += len(wordings) - position
+                return clusters
+            budget.left -= 1
+            if _similar(cluster[0], option):
+                cluster.append(option)
+                break
+        else:
+            clusters.append([option])
+    return clusters
+
+
+def _similar(leader: _Option, option: _Option) -> bool:
+    if leader.target == option.target:
+        return False  # the engine offers edges to one target as one option
+    if bool(leader.words & NEGATIONS) != bool(option.words & NEGATIONS):
+        return False  # one says "not": opposites, not duplicates
+    return jaccard(leader.words, option.words) >= SIMILARITY_THRESHOLD
+
+
+def _one_per_target(options: list[_Option]) -> list[_Option]:
+    return list({option.target: option for option in reversed(options)}.values())[::-1]
+
+
+def _reportable(members: list[_Option], node_id: str | None) -> bool:
+    return node_id is None or any(member.edge_id is not None for member in members)
+
+
+def _pair(members: list[_Option]) -> tuple[_Option, _Option, int]:
+    """The two options a finding names (the second one of the node's edges when it can be:
+    the finding points at it), and how many more there are."""
+    first = members[0]
+    second = next((m for m in members[1:] if m.edge_id is not None), members[1])
+    return first, second, len(members) - 2
+
+
+def _more(count: int) -> str:
+    return f" (and {count} more)" if count > 0 else ""
 
 
 def _named(option: _Option) -> str:

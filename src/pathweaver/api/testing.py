@@ -253,7 +253,8 @@ class LintOut(BaseModel):
     ok: bool = Field(description="True when there is no error (warnings allowed)")
     errors: int
     warnings: int
-    findings: list[FindingOut]
+    findings: list[FindingOut] = Field(description="At most 1,000, errors first")
+    omitted: int = Field(description="Findings left out of the list (counted in errors and warnings)")
 
 
 class LintEnvelope(BaseModel):
@@ -448,12 +449,20 @@ async def list_suite_runs(request: Request, projectId: str, suiteId: str, caller
 
 
 async def lint_current_pathway(request: Request, projectId: str, caller: CallerDep) -> Any:
-    """``{"data": {"version", "ok", "errors", "warnings", "findings": [...]}}``."""
+    """``{"data": {"version", "ok", "errors", "warnings", "findings": [...], "omitted"}}``.
+
+    Tools the nodes name are checked against the project's (a deleted one is an error). The
+    lint runs in a worker thread: its work grows with the pathway, the event loop's must not.
+    """
     store = _store(request)
     agent = (await store.projects.get_agent(projectId)).config
     stored = await store.projects.get_pathway(projectId)
-    findings = lint_pathway(Pathway.model_validate(stored.document), agent)
-    return {"data": {"version": stored.version, **findings_json(findings)}}
+    tool_ids = await store.tools.tool_ids(projectId)
+
+    def lint() -> dict[str, Any]:
+        return findings_json(lint_pathway(Pathway.model_validate(stored.document), agent, tool_ids))
+
+    return {"data": {"version": stored.version, **await anyio.to_thread.run_sync(lint)}}
 
 
 def testing_router() -> APIRouter:

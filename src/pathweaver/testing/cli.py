@@ -356,12 +356,12 @@ def lint_command(
             agent, pathway = _read_agent(file)
         except PathweaverError as exc:
             raise _fail(exc.message) from None
-        where = str(file)
+        where, tool_ids = str(file), None
     else:
         assert project is not None
-        agent, pathway = _run(_project_pathway(load_settings(data_dir=data_dir), project))
+        agent, pathway, tool_ids = _run(_project_pathway(load_settings(data_dir=data_dir), project))
         where = f"project {project}"
-    findings = lint_pathway(pathway, agent)
+    findings = lint_pathway(pathway, agent, tool_ids)
     report = findings_json(findings)
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -375,12 +375,13 @@ def lint_command(
     raise typer.Exit(1 if report["errors"] or (strict and report["warnings"]) else 0)
 
 
-async def _project_pathway(settings: Settings, project: str) -> tuple[AgentConfig, Pathway]:
+async def _project_pathway(settings: Settings, project: str) -> tuple[AgentConfig, Pathway, set[str]]:
+    """The project's agent, current pathway and tool ids."""
     store = await Store.open(settings)
     try:
         agent = (await store.projects.get_agent(project)).config
         stored = await store.projects.get_pathway(project)
-        return agent, Pathway.model_validate(stored.document)
+        return agent, Pathway.model_validate(stored.document), await store.tools.tool_ids(project)
     finally:
         await store.close()
 
@@ -417,7 +418,7 @@ async def _routing_main(
         agent, pathway = _read_agent(agent_file)
     else:
         assert project is not None
-        agent, pathway = await _project_pathway(settings, project)
+        agent, pathway, _ = await _project_pathway(settings, project)
     model = await _live_model(settings, fake)
     try:
         return await check_routing(
