@@ -412,7 +412,7 @@ def test_tools_are_checked_only_against_given_tool_ids() -> None:
     issue = only(validate_pathway(p, AGENT, tool_ids={"crm_lookups"}).errors, "unknown_tool")
     assert issue.message == (
         'prompt node "ask": tools has "crm_lookup" (did you mean "crm_lookups"?), which is not a tool of this '
-        "project; create the tool first or remove it from the node"
+        "project, so the node runs without it; create the tool or remove it from the node"
     )
     assert issue.field == "nodes[2].data.tools[0]"
 

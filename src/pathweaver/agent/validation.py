@@ -10,13 +10,16 @@ Two steps, kept apart on purpose:
   kinds, variable keys and tools that exist. Errors make a pathway unsavable; warnings
   (an unreachable node, no end node, a goto cycle) are reported and the save goes on.
 
-Everything here is pure and runs in O(nodes + edges). The ``field`` of an issue is a path
-into the pathway's JSON (``nodes[3].data.variableKeys[0]``), so an editor can point at it.
+Everything here is pure and runs in O(nodes + edges); ``ensure_valid`` (what a save runs)
+also holds a pathway to the size limits (``MAX_NODES`` and the others below). The ``field``
+of an issue is a path into the pathway's JSON (``nodes[3].data.variableKeys[0]``), so an
+editor can point at it.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +40,15 @@ _KINDS = ", ".join(NODE_KINDS)
 _SPEAKING_KINDS = ("start", "prompt", "end")
 # Past this many candidates, "did you mean" would cost more than it helps (and break O(n)).
 _SUGGEST_LIMIT = 500
+#: What a saved pathway may hold (``ensure_valid``): every save stores a whole new version,
+#: every turn offers a node's edges to the model, and lint and validation grow with both.
+MAX_NODES = 2_000
+MAX_EDGES = 10_000
+#: Edges out of one node: the model chooses among them (and the global nodes) at every turn.
+MAX_EDGES_PER_NODE = 200
+#: Bytes of the pathway's compact JSON: what one request may carry (the default
+#: ``PATHWEAVER_MAX_BODY_BYTES``), so a pathway read can always be sent back.
+MAX_PATHWAY_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -336,9 +348,10 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
         warnings.append(Issue("no_end_node", message))
 
     variable_keys = {variable.key for variable in agent.variable_configs or ()}
-    known_tools = None if tool_ids is None else tool_ids | BUILTIN_TOOLS
     for index, node in enumerate(pathway.nodes):
-        _check_node(f"nodes[{index}]", node, by_id, variable_keys, known_tools, errors, warnings)
+        _check_node(f"nodes[{index}]", node, by_id, variable_keys, errors, warnings)
+    if tool_ids is not None:
+        errors.extend(unknown_tools(pathway, tool_ids))
     edge_index_of: dict[str, int] = {}
     for index, edge in enumerate(pathway.edges):
         path = f"edges[{index}]"
@@ -386,15 +399,67 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
 
 
 def ensure_valid(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | None = None) -> Report:
-    """Validate; raise ``PathwayError`` when there are errors, else return the report.
+    """Validate, with the size limits of a saved pathway (:func:`size_issues`); raise
+    ``PathwayError`` when there are errors, else return the report.
 
     The error's message is the first error's; its ``details`` are ``Report.to_json()``
     (``{"errors": [...], "warnings": [...]}``).
     """
+    too_big = size_issues(pathway)
+    if too_big:
+        raise PathwayError(summary(too_big), details=Report(errors=too_big).to_json(), code="invalid_pathway")
     report = validate_pathway(pathway, agent, tool_ids)
     if report.errors:
         raise PathwayError(summary(report.errors), details=report.to_json(), code="invalid_pathway")
     return report
+
+
+def size_issues(pathway: Pathway) -> list[Issue]:
+    """The limits a saved pathway passes: :data:`MAX_NODES`, :data:`MAX_EDGES`,
+    :data:`MAX_EDGES_PER_NODE` and :data:`MAX_PATHWAY_BYTES` (checked first and cheaply:
+    a pathway past them is not validated further)."""
+    issues: list[Issue] = []
+    if len(pathway.nodes) > MAX_NODES:
+        message = f"the pathway has {len(pathway.nodes):,} nodes; at most {MAX_NODES:,} are allowed: "
+        message += "split it into several agents, or merge steps that say the same thing"
+        issues.append(Issue("too_many_nodes", message, field="nodes"))
+    if len(pathway.edges) > MAX_EDGES:
+        message = f"the pathway has {len(pathway.edges):,} edges; at most {MAX_EDGES:,} are allowed: "
+        message += "split it into several agents"
+        issues.append(Issue("too_many_edges", message, field="edges"))
+    for source, edges in pathway.outgoing.items():
+        if len(edges) > MAX_EDGES_PER_NODE:
+            message = (
+                f'node "{source}" has {len(edges):,} edges out; at most {MAX_EDGES_PER_NODE} are allowed '
+            )
+            message += "(the model chooses among them at every turn there): group the choices behind "
+            message += "intermediate nodes"
+            issues.append(Issue("too_many_edges_from_node", message, node_id=source))
+    if not issues:
+        size = len(json.dumps(pathway.to_json(), ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_PATHWAY_BYTES:
+            message = f"the pathway is {size:,} bytes of JSON; at most {MAX_PATHWAY_BYTES:,} are allowed: "
+            message += "shorten the prompts, or split it into several agents"
+            issues.append(Issue("pathway_too_large", message))
+    return issues
+
+
+def unknown_tools(pathway: Pathway, tool_ids: Collection[str]) -> list[Issue]:
+    """Each ``tools`` entry that is neither built in nor one of ``tool_ids`` (a tool never
+    created, or deleted since). The engine skips it (the node runs without it): an error
+    for ``validate_pathway`` and the lint, a warning when a pathway is saved."""
+    known = {*tool_ids, *BUILTIN_TOOLS}
+    issues = []
+    for index, node in enumerate(pathway.nodes):
+        for tool_index, tool in enumerate(node.data.tools):
+            if tool in known:
+                continue
+            message = f'{node.data.type} node "{node.id}": tools has "{tool}"{_did_you_mean(tool, known)}, '
+            message += "which is not a tool of this project, so the node runs without it; create the "
+            message += "tool or remove it from the node"
+            field_ = f"nodes[{index}].data.tools[{tool_index}]"
+            issues.append(Issue("unknown_tool", message, node_id=node.id, field=field_))
+    return issues
 
 
 def _check_node(
@@ -402,7 +467,6 @@ def _check_node(
     node: Node,
     by_id: Mapping[str, Node],
     variable_keys: set[str],
-    known_tools: set[str] | None,
     errors: list[Issue],
     warnings: list[Issue],
 ) -> None:
@@ -448,11 +512,6 @@ def _check_node(
             message = f'{name}: variableKeys has "{key}"{_did_you_mean(key, variable_keys)}, which is not in '
             message += "the agent's variableConfigs; define it on the agent or remove it from the node"
             errors.append(issue("unknown_variable_key", message, f"data.variableKeys[{key_index}]"))
-    for tool_index, tool in enumerate(data.tools if known_tools is not None else ()):
-        if known_tools is not None and tool not in known_tools:
-            message = f'{name}: tools has "{tool}"{_did_you_mean(tool, known_tools)}, which is '
-            message += "not a tool of this project; create the tool first or remove it from the node"
-            errors.append(issue("unknown_tool", message, f"data.tools[{tool_index}]"))
 
 
 def _graph_warnings(

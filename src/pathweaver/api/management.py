@@ -20,7 +20,14 @@ from pydantic.json_schema import SkipJsonSchema
 
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Edge, Node, Pathway
-from pathweaver.agent.validation import Issue, Report, ensure_valid, parse_pathway, validate_pathway
+from pathweaver.agent.validation import (
+    Issue,
+    Report,
+    ensure_valid,
+    parse_pathway,
+    unknown_tools,
+    validate_pathway,
+)
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.openapi import answers
 from pathweaver.api.wire import DeletedEnvelope, addressable, iso
@@ -359,12 +366,21 @@ def version_json(version: PathwayVersion) -> dict[str, Any]:
 async def _change(
     request: Request, project_id: str, caller: Caller, note: str, change: Any
 ) -> tuple[PathwayVersion, Any, Report]:
+    """Apply ``change`` and store the result if it is valid. Warnings: models this server
+    cannot serve, and tools the project does not have (the node runs without them)."""
     reports: list[Report] = []
+    tool_ids = await _store(request).tools.tool_ids(project_id)
 
     def checked(pathway: Pathway, agent: AgentConfig) -> tuple[Pathway, Any]:
         new, result = change(pathway)
+        refused = unaddressable_ids(pathway, new)
+        if refused:
+            raise PathwayError(
+                refused[0].message, details={"errors": [i.to_json() for i in refused]}, code="invalid_pathway"
+            )
         report = ensure_valid(new, agent)
         report.warnings.extend(model_warnings(request, new, None))
+        report.warnings.extend(unknown_tools(new, tool_ids))
         reports.append(report)
         return new, result
 
@@ -372,6 +388,24 @@ async def _change(
         project_id, checked, author=caller.author, note=note
     )
     return saved, result, reports[0]
+
+
+def unaddressable_ids(old: Pathway, new: Pathway) -> list[Issue]:
+    """Node and edge ids new in ``new`` that a URL path segment cannot carry ("/", "." or
+    ".."): the node and edge routes could not address them. Ids already stored stay (the
+    routes take them, encoded or not)."""
+    issues = []
+    nodes, edges = [node.id for node in new.nodes], [edge.id for edge in new.edges]
+    known = {"node": set(old.node_by_id), "edge": {edge.id for edge in old.edges}}
+    for kind, ids in (("node", nodes), ("edge", edges)):
+        for index, item_id in enumerate(ids):
+            if item_id in known[kind] or (item_id not in (".", "..") and "/" not in item_id):
+                continue
+            message = f'{kind} id "{item_id}": an id may not contain "/" or be "." or ".."; choose another '
+            message += f"(the {kind} routes carry it in a URL path)"
+            where = {"node_id": item_id} if kind == "node" else {"edge_id": item_id}
+            issues.append(Issue("unaddressable_id", message, field=f"{kind}s[{index}].id", **where))
+    return issues
 
 
 async def get_pathway(request: Request, projectId: str, caller: CallerDep) -> Any:
@@ -459,7 +493,7 @@ async def delete_node(request: Request, projectId: str, nodeId: str, caller: Cal
 
 class EdgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(default=None, min_length=1, max_length=200)
+    id: Annotated[str | None, AfterValidator(addressable)] = Field(default=None, min_length=1, max_length=200)
     source: str = Field(min_length=1)
     target: str = Field(min_length=1)
     condition: str = Field(min_length=1, max_length=4000)
@@ -472,7 +506,9 @@ def _check_endpoints(pathway: Pathway, source: str, target: str) -> None:
 
 
 async def create_edge(request: Request, projectId: str, body: EdgeIn, caller: CallerDep) -> Any:
-    edge_id = body.id or f"edge-{body.source}-{body.target}-{int(time.time() * 1000)}"
+    # A made-up id never holds "/" (a stored node id may).
+    ends = "-".join(end.replace("/", "-") for end in (body.source, body.target))
+    edge_id = body.id or f"edge-{ends}-{int(time.time() * 1000)}"
 
     def add(pathway: Pathway) -> tuple[Pathway, Edge]:
         _check_endpoints(pathway, body.source, body.target)
@@ -586,12 +622,12 @@ def management_router() -> APIRouter:
     route("/pathway", replace_pathway, "PUT", SavedPathwayEnvelope)
     route("/pathway/nodes", list_nodes, "GET", NodeListEnvelope)
     route("/pathway/nodes", create_node, "POST", NodeEnvelope, status=201)
-    route("/pathway/nodes/{nodeId}", get_node, "GET", NodeEnvelope)
-    route("/pathway/nodes/{nodeId}", patch_node, "PATCH", NodeEnvelope)
-    route("/pathway/nodes/{nodeId}", delete_node, "DELETE", NodeDeletedEnvelope)
+    route("/pathway/nodes/{nodeId:path}", get_node, "GET", NodeEnvelope)
+    route("/pathway/nodes/{nodeId:path}", patch_node, "PATCH", NodeEnvelope)
+    route("/pathway/nodes/{nodeId:path}", delete_node, "DELETE", NodeDeletedEnvelope)
     route("/pathway/edges", create_edge, "POST", EdgeEnvelope, status=201)
-    route("/pathway/edges/{edgeId}", patch_edge, "PATCH", EdgeEnvelope)
-    route("/pathway/edges/{edgeId}", delete_edge, "DELETE", DeletedEnvelope)
+    route("/pathway/edges/{edgeId:path}", patch_edge, "PATCH", EdgeEnvelope)
+    route("/pathway/edges/{edgeId:path}", delete_edge, "DELETE", DeletedEnvelope)
     route("/pathway/version", current_version, "GET", PathwayVersionEnvelope)
     route("/pathway/versions", list_versions, "GET", PathwayVersionListEnvelope)
     route("/pathway/rollback", rollback, "POST", SavedPathwayEnvelope)

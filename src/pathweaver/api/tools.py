@@ -17,11 +17,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from pathweaver import keys
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.openapi import answers
-from pathweaver.api.wire import DeletedEnvelope, iso
+from pathweaver.api.wire import DeletedOut, iso
 from pathweaver.errors import OutboundRefused, UserError
 from pathweaver.store.tools import StoredTool, ToolStore
 from pathweaver.tools.config import McpTool, RestfulTool, parse_tool, type_catalogue
@@ -115,6 +116,46 @@ class ToolTypeListEnvelope(BaseModel):
     data: list[ToolTypeOut]
 
 
+class ToolWarningOut(BaseModel):
+    """A node that still lists the deleted tool (it runs without it)."""
+
+    code: Literal["unknown_tool"]
+    message: str
+    nodeId: str
+    field: str = Field(description="Where the node lists it, e.g. nodes[3].data.tools[0]")
+
+
+class ToolDeletedEnvelope(BaseModel):
+    """The tool was deleted; the nodes that still list it, if any."""
+
+    data: DeletedOut
+    warnings: list[ToolWarningOut] | SkipJsonSchema[None] = Field(
+        default=None, description="Left out when no node lists the tool"
+    )
+
+
+def still_listed(document: dict[str, Any], tool_id: str) -> list[dict[str, str]]:
+    """A warning for each node of the pathway document that lists ``tool_id``."""
+    warnings = []
+    for index, node in enumerate(document.get("nodes", [])):
+        tools = node.get("data", {}).get("tools", [])
+        for position, listed in enumerate(tools):
+            if listed == tool_id:
+                message = (
+                    f'node "{node.get("id")}" still lists the deleted tool "{tool_id}" and runs without '
+                )
+                message += "it; remove it from the node's tools (or create a tool that does its work)"
+                warnings.append(
+                    {
+                        "code": "unknown_tool",
+                        "message": message,
+                        "nodeId": str(node.get("id")),
+                        "field": f"nodes[{index}].data.tools[{position}]",
+                    }
+                )
+    return warnings
+
+
 def tool_json(stored: StoredTool) -> dict[str, Any]:
     return {**stored.tool.to_json(), "createdAt": iso(stored.created_at), "updatedAt": iso(stored.updated_at)}
 
@@ -197,7 +238,12 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
 
     async def delete_tool(request: Request, projectId: str, toolId: str, caller: CallerDep) -> Any:
         await _store(request).delete_tool(projectId, toolId)
-        return {"data": {"id": toolId, "deleted": True}}
+        answer: dict[str, Any] = {"data": {"id": toolId, "deleted": True}}
+        pathway = await request.app.state.store.projects.get_pathway(projectId)
+        warnings = still_listed(pathway.document, toolId)
+        if warnings:
+            answer["warnings"] = warnings
+        return answer
 
     router = APIRouter(prefix="/v1/projects/{projectId}", tags=["tools"])
     router.add_api_route("/tools", list_tools, methods=["GET"], responses=answers(ToolListEnvelope))
@@ -208,6 +254,6 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
     router.add_api_route("/tools/{toolId}", get_tool, methods=["GET"], responses=answers(ToolEnvelope))
     router.add_api_route("/tools/{toolId}", update_tool, methods=["PUT"], responses=answers(ToolEnvelope))
     router.add_api_route(
-        "/tools/{toolId}", delete_tool, methods=["DELETE"], responses=answers(DeletedEnvelope)
+        "/tools/{toolId}", delete_tool, methods=["DELETE"], responses=answers(ToolDeletedEnvelope)
     )
     return router

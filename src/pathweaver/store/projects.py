@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -85,6 +86,14 @@ _SESSION_BASIS = (
 
 #: Keys remembered at most (the least recently used are forgotten first).
 KEY_CACHE_SIZE = 4096
+
+
+def _apply(
+    change: Callable[[Pathway, AgentConfig], tuple[Pathway, T]], document: dict[str, Any], agent: AgentConfig
+) -> tuple[T, dict[str, Any]]:
+    """``change`` applied to the stored ``document``: its result, and the new pathway as JSON."""
+    pathway, result = change(Pathway.model_validate(document), agent)
+    return result, pathway.to_json()
 
 
 class ProjectStore:
@@ -373,9 +382,9 @@ class ProjectStore:
             agent_row = (
                 await conn.execute(select(agents.c.config).where(agents.c.project_id == project_id))
             ).one()
-            pathway, result = change(
-                Pathway.model_validate(current.document), AgentConfig.model_validate(agent_row.config)
-            )
+            agent = AgentConfig.model_validate(agent_row.config)
+            # Parsing, checking and dumping grow with the pathway: a worker thread, not the loop.
+            result, document = await asyncio.to_thread(_apply, change, current.document, agent)
             latest = (
                 await conn.execute(
                     select(func.max(pathway_versions.c.version)).where(
@@ -383,7 +392,6 @@ class ProjectStore:
                     )
                 )
             ).scalar_one()
-            document = pathway.to_json()
             new = latest + 1
             await conn.execute(
                 insert(pathway_versions).values(
