@@ -104,6 +104,15 @@ class ToolResulted:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolsUnavailable:
+    """Tools a node lists that could not be offered (a tool the project no longer has, an
+    MCP server that did not list its tools): the node runs without them."""
+
+    node_id: str
+    problems: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class KnowledgeRetrieved:
     """Which chunks of a knowledge base went into a node's context this turn."""
 
@@ -128,6 +137,7 @@ TurnEvent = (
     | ModelCalled
     | ToolCalled
     | ToolResulted
+    | ToolsUnavailable
     | KnowledgeRetrieved
     | TurnDone
 )
@@ -229,6 +239,10 @@ class Trace:
                         "isError": is_error,
                         "record": record,
                     }
+                )
+            case ToolsUnavailable(node_id=node_id, problems=problems):
+                self.tool_events.extend(
+                    {"type": "tool_unavailable", "nodeId": node_id, **problem} for problem in problems
                 )
             case KnowledgeRetrieved(node_id=node_id, record=record):
                 self.knowledge.append({"nodeId": node_id, **record})

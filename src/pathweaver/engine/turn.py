@@ -40,7 +40,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -55,6 +55,7 @@ from pathweaver.engine.events import (
     ReplyDelta,
     ToolCalled,
     ToolResulted,
+    ToolsUnavailable,
     Trace,
     TransitionChosen,
     TransitionRejected,
@@ -288,6 +289,7 @@ async def run_turn(
     offers: dict[str, Offer] = {}
     retrieved: dict[str, Retrieval] = {}
     traced_knowledge: set[str] = set()
+    traced_tools: set[str] = set()
     action: SessionAction | None = None
     usage: Usage | None = None
     ended = False
@@ -303,6 +305,11 @@ async def run_turn(
         offer = await _offer(turn, at, offers)
         if offer is not None:
             tools.extend(offer.specs)
+        if offer is not None and offer.problems and at.id not in traced_tools:
+            traced_tools.add(at.id)
+            unavailable = ToolsUnavailable(at.id, offer.problems)
+            trace.record(unavailable)
+            found.append(unavailable)
         server_names = {spec.name for spec in offer.specs} if offer is not None else set()
         tools.extend(t for t in turn.client_tools if t.name not in server_names)
         knowledge = await _retrieve(turn, at, retrieved)
@@ -694,7 +701,8 @@ async def _retrieve(turn: TurnInput, node: Node, cache: dict[str, Retrieval]) ->
 
 
 async def _offer(turn: TurnInput, node: Node, cache: dict[str, Offer]) -> Offer | None:
-    """The server-side tools offered at ``node`` (every node's, in ``turbo`` mode)."""
+    """The server-side tools offered at ``node`` (every node's, in ``turbo`` mode). A listed
+    id the project has no tool for (deleted since) is left out and named in ``problems``."""
     if turn.tools is None:
         return None
     key = "*" if turn.agent.mode == "turbo" else node.id
@@ -702,7 +710,13 @@ async def _offer(turn: TurnInput, node: Node, cache: dict[str, Offer]) -> Offer 
         nodes = turn.pathway.nodes if key == "*" else [node]
         names = list(dict.fromkeys(name for n in nodes for name in n.data.tools))
         configs = [turn.tool_configs[name] for name in names if name in turn.tool_configs]
-        cache[key] = await turn.tools.offer(configs, builtins=[name for name in names if is_builtin(name)])
+        offer = await turn.tools.offer(configs, builtins=[name for name in names if is_builtin(name)])
+        missing = tuple(
+            {"toolId": name, "error": "not a tool of this project (deleted?); the node runs without it"}
+            for name in names
+            if name not in turn.tool_configs and not is_builtin(name)
+        )
+        cache[key] = replace(offer, problems=(*offer.problems, *missing)) if missing else offer
     return cache[key]
 
 
