@@ -180,7 +180,9 @@ class _Parser:
             if not self.accept("keyword", "set"):
                 raise self.fail('"set" (as in: name is set, name is not set)')
             if left[0] != "var":
-                raise ExpressionError(f"only a variable can be tested with 'is set' (position {token.at + 1})")
+                raise ExpressionError(
+                    f"only a variable can be tested with 'is set' (position {token.at + 1})"
+                )
             return ("set", left[1], negated)
         return left
 
@@ -211,7 +213,9 @@ class _Parser:
                 while True:
                     item = self.operand(depth + 1)
                     if item[0] not in ("lit",):
-                        raise ExpressionError(f"a list may hold only values, not {item[0]} (position {token.at + 1})")
+                        raise ExpressionError(
+                            f"a list may hold only values, not {item[0]} (position {token.at + 1})"
+                        )
                     items.append(item)
                     if self.accept("op", "]"):
                         break

@@ -28,7 +28,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from pathweaver.agent.config import AgentConfig
-from pathweaver.agent.pathway import NODE_KINDS, Node, Pathway
+from pathweaver.agent.expressions import ExpressionError, root_name
+from pathweaver.agent.expressions import parse as parse_expression
+from pathweaver.agent.pathway import NODE_KINDS, Edge, Node, Pathway
 from pathweaver.errors import PathwayError
 
 #: Tools any node may list without a project tool config (pathors-api.md section 2.7). Each
@@ -225,6 +227,13 @@ def _check_edge_shape(index: int, edge: object, report: Callable[[Issue], None])
     if not isinstance(data, Mapping):
         problem("wrong_type", f"data must be an object {{condition}}; got {_kind(data)}", "data")
         return edge
+    expression = data.get("expression")
+    if expression is not None and not isinstance(expression, str):
+        problem(
+            "wrong_type",
+            f"data.expression must be a text such as party_size > 8; got {_kind(expression)}",
+            "data.expression",
+        )
     at = "data.condition"
     if "condition" in edge:
         if "condition" in data:
@@ -299,7 +308,7 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
     end node; a ``variableKeys`` entry not in the agent's ``variableConfigs``; a ``tools``
     entry that is neither built in nor in ``tool_ids`` (checked only when ``tool_ids`` is
     given); ``isGlobalNode`` on a node that is not a prompt node; an edge with an empty
-    condition.
+    condition (unless it has an expression); a ``data.expression`` that does not parse.
 
     An empty condition is an error, not a warning. The condition is the only thing the
     model reads when it decides whether to follow an edge, so an edge without one is
@@ -312,7 +321,9 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
     a node with no way on to an end node (checked when there is an end, and a node with a
     built-in ending tool counts as one); a cycle of gotos; more than one start node (the
     first is used); a goto without a title; an edge leaving a goto (never followed); a
-    global node without a ``globalNodeReason`` (what the model reads to decide to jump).
+    global node without a ``globalNodeReason`` (what the model reads to decide to jump); an
+    expression that reads a variable the agent neither extracts nor declares as a session
+    variable.
     """
     errors: list[Issue] = []
     warnings: list[Issue] = []
@@ -387,6 +398,12 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
             warnings.append(
                 Issue("goto_has_edges", message, node_id=source.id, edge_id=edge.id, field=f"{path}.source")
             )
+        if edge.data.expression is not None:
+            errors_, warnings_ = _check_expression(edge, path, agent, variable_keys)
+            errors.extend(errors_)
+            warnings.extend(warnings_)
+            if edge.expression is not None:
+                continue  # an expression edge needs no plain-language condition
         if not edge.condition.strip():
             message = f'edge "{edge.id}" ({edge.source} -> {edge.target}) has no condition; write when the '
             message += (
@@ -396,6 +413,39 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
 
     warnings.extend(_graph_warnings(pathway, by_id, index_of, ending))
     return Report(errors=errors, warnings=warnings)
+
+
+def _check_expression(
+    edge: Edge, path: str, agent: AgentConfig, variable_keys: Collection[str]
+) -> tuple[list[Issue], list[Issue]]:
+    """An edge's ``data.expression``: it must parse; the variables it reads should exist."""
+    at = f"{path}.data.expression"
+    text = edge.data.expression or ""
+    if not text.strip():
+        message = (
+            f'edge "{edge.id}" from node "{edge.source}" has an empty data.expression; write a condition '
+        )
+        message += "such as party_size > 8, or remove data.expression to use the plain-language condition"
+        return [Issue("invalid_expression", message, node_id=edge.source, edge_id=edge.id, field=at)], []
+    try:
+        parsed = parse_expression(text)
+    except ExpressionError as error:
+        message = f'edge "{edge.id}" from node "{edge.source}": the expression {text[:80]!r} is not valid: '
+        message += f"{error}"
+        return [Issue("invalid_expression", message, node_id=edge.source, edge_id=edge.id, field=at)], []
+    known = set(variable_keys) | set(agent.session_variables or ())
+    warnings = []
+    for name in parsed.names:
+        if root_name(name) not in known:
+            message = (
+                f'edge "{edge.id}" from node "{edge.source}" reads the variable "{root_name(name)}", which '
+            )
+            message += "is neither an extracted variable (variableConfigs) nor a declared session variable "
+            message += "(sessionVariables); until it is set, comparisons with it are false"
+            warnings.append(
+                Issue("unknown_expression_variable", message, node_id=edge.source, edge_id=edge.id, field=at)
+            )
+    return [], warnings
 
 
 def ensure_valid(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | None = None) -> Report:

@@ -21,12 +21,14 @@ from typing import Any
 
 from pathweaver.agent.config import AgentConfig, VariableConfig
 from pathweaver.agent.pathway import Pathway
-from pathweaver.llm.base import Message, StructuredRequest
+from pathweaver.llm.base import Message, StructuredRequest, ToolSpec
 
 MAX_STRING = 500
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
 #: Answers a model writes for "not given" instead of null: never stored as values.
-_NOTHING = frozenset({"null", "none", "n/a", "na", "unknown", "not given", "not provided", "not specified", "-"})
+_NOTHING = frozenset(
+    {"null", "none", "n/a", "na", "unknown", "not given", "not provided", "not specified", "-"}
+)
 #: How much of the conversation the extractor reads (most recent messages).
 EXTRACTION_WINDOW = 20
 
@@ -70,27 +72,49 @@ def schema_for(configs: Sequence[VariableConfig]) -> dict[str, Any]:
     }
 
 
-def request_for(configs: Sequence[VariableConfig], conversation: Sequence[Message]) -> StructuredRequest:
-    lines = []
-    for message in conversation[-EXTRACTION_WINDOW:]:
-        if message.role in ("user", "assistant") and message.content:
-            speaker = "User" if message.role == "user" else "Agent"
-            lines.append(f"{speaker}: {message.content}")
+def request_for(
+    configs: Sequence[VariableConfig],
+    conversation: Sequence[Message],
+    *,
+    context: Sequence[Message] | None = None,
+    context_tools: Sequence[ToolSpec] = (),
+) -> StructuredRequest:
+    """The extraction call.
+
+    With ``context`` (during a turn: the same system prompt and history as the turn's
+    other calls), the request is that context followed by the question, so that the
+    embedded model reuses its cached prefix and pays only for the question. Without it
+    (the end of a session), the recent conversation is given as a transcript.
+    """
     fields = "\n".join(f"- {c.key} ({c.type}): {c.description or c.key}" for c in configs)
-    instructions = (
-        "Extract these fields from the conversation below. Use only what the user said. "
-        "Use null for a field the user has not given. If the user corrected a value, use the "
-        f"latest one.\nFields:\n{fields}"
+    rules = (
+        "Use only what the user said, never what the assistant said or assumed. Use null for a field "
+        "the user has not given. If the user corrected a value, use the latest one."
     )
-    return StructuredRequest(
-        messages=(
+    if context is not None:
+        question = (
+            "Extraction check: this message is not from the user; do not reply to the user.\n"
+            f"Fill in these fields from the conversation so far. {rules}\nFields:\n{fields}"
+        )
+        messages: tuple[Message, ...] = (*context, Message(role="user", content=question))
+    else:
+        lines = []
+        for message in conversation[-EXTRACTION_WINDOW:]:
+            if message.role in ("user", "assistant") and message.content:
+                speaker = "User" if message.role == "user" else "Agent"
+                lines.append(f"{speaker}: {message.content}")
+        instructions = f"Extract these fields from the conversation below. {rules}\nFields:\n{fields}"
+        messages = (
             Message(role="system", content=instructions),
             Message(role="user", content="\n".join(lines)),
-        ),
+        )
+    return StructuredRequest(
+        messages=messages,
         schema=schema_for(configs),
         name="extracted_variables",
         max_tokens=64 + 48 * len(configs),
         purpose="extract",
+        context_tools=tuple(context_tools),
     )
 
 

@@ -157,21 +157,16 @@ def question(options: Sequence[Option], conversation: Sequence[Message]) -> str:
 
 
 def request(
-    system: str,
-    window: Sequence[Message],
+    context: Sequence[Message],
     options: Sequence[Option],
     conversation: Sequence[Message],
     *,
     context_tools: Sequence[ToolSpec] = (),
 ) -> StructuredRequest:
-    """The decision call: the reply's system prompt and history, then the question."""
+    """The decision call: the reply's own prompt (system and history), then the question."""
     count = len(options) + 1
     return StructuredRequest(
-        messages=(
-            Message(role="system", content=system),
-            *window,
-            Message(role="user", content=question(options, conversation)),
-        ),
+        messages=(*context, Message(role="user", content=question(options, conversation))),
         schema={
             "type": "object",
             "properties": {"choice": {"type": "integer", "enum": list(range(count))}},

@@ -39,7 +39,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -172,14 +172,14 @@ class _Extraction:
     """The turn's extraction call: started once (now, or when first needed), applied once."""
 
     def __init__(
-        self, model: Model, configs: Sequence[VariableConfig], conversation: Sequence[Message], node_id: str
+        self,
+        model: Model,
+        configs: Sequence[VariableConfig],
+        build: Callable[[Sequence[VariableConfig]], StructuredRequest],
+        node_id: str,
     ) -> None:
         self.configs = configs
-        self._start = (
-            (lambda: _timed_structured(model, extraction.request_for(configs, conversation), node_id))
-            if configs
-            else None
-        )
+        self._start = (lambda: _timed_structured(model, build(configs), node_id)) if configs else None
         self._task: asyncio.Task[tuple[StructuredResult | None, ModelCalled]] | None = None
 
     @property
@@ -248,8 +248,6 @@ class _Prepared:
     model: Model
     offer: Offer | None
     server_names: set[str]
-    system: str
-    window: list[Message]
     node_tools: tuple[ToolSpec, ...]
 
 
@@ -278,11 +276,33 @@ async def run_turn(
     mode = effective_mode(agent, node_model)
     ahead = routing.reachable(pathway, node) if mode != "turbo" else []
     configs = extraction.keys_to_extract(agent, pathway, [*visited, *ahead])
-    extract = _Extraction(node_model, configs if user_spoke else (), conversation, node.id)
+    extracted = dict(session.extracted)
+    last_context: list[_Prepared] = []  # the latest reply call prepared, for extraction's prefix
+
+    def extraction_request(keys: Sequence[VariableConfig]) -> StructuredRequest:
+        """Extraction after the same prompt as the latest call (cached on the embedded model)."""
+        if not last_context:
+            context = prompt.context(
+                agent,
+                node,
+                prompt.history_window(conversation, limits.history_messages),
+                session_vars=session.variables,
+                extracted=extracted,
+                now=now,
+                offer_transition=False,
+                client_instructions=turn.client_instructions,
+                step_last=serial(node_model),
+            )
+            return extraction.request_for(keys, conversation, context=context)
+        latest = last_context[0]
+        return extraction.request_for(
+            keys, conversation, context=latest.request.messages, context_tools=latest.node_tools
+        )
+
+    extract = _Extraction(node_model, configs if user_spoke else (), extraction_request, node.id)
     if not serial(node_model):
         extract.start()
 
-    extracted = dict(session.extracted)
     text_parts: list[str] = []
     client_calls: list[ToolCall] = []
     internal: list[NewMessage] = []  # server-side tool calls and results: stored, never shown
@@ -318,27 +338,28 @@ async def run_turn(
             retrieved_event = KnowledgeRetrieved(at.id, knowledge.record)
             trace.record(retrieved_event)
             found.append(retrieved_event)
-        system = prompt.system_prompt(
+        serving = models.pick(at.data.model, agent.model)
+        messages = prompt.context(
             agent,
             at,
+            prompt.history_window(conversation, limits.history_messages),
             knowledge=knowledge.context() if knowledge is not None else "",
             session_vars=session.variables,
             extracted=extracted,
             now=now,
             offer_transition=bool(candidates),
             client_instructions=turn.client_instructions,
+            step_last=serial(serving),
         )
-        window = prompt.history_window(conversation, limits.history_messages)
         request = ChatRequest(
-            messages=(Message(role="system", content=system), *window),
+            messages=tuple(messages),
             tools=tuple(tools),
             purpose="route+reply" if candidates else "reply",
             stream=turn.stream,
         )
         node_tools = tuple(t for t in tools if t.name != prompt.TRANSITION_TOOL)
-        prepared = _Prepared(
-            request, models.pick(at.data.model, agent.model), offer, server_names, system, window, node_tools
-        )
+        prepared = _Prepared(request, serving, offer, server_names, node_tools)
+        last_context[:] = [prepared]
         return prepared, found
 
     def enter(target: str, origin: Node, via: str) -> list[TurnEvent]:
@@ -621,7 +642,7 @@ async def _decide(
 ) -> list[TurnEvent]:
     """Ask the model which option holds; the decision, its call and a transition or refusal."""
     request = routing.request(
-        prepared.system, prepared.window, options, conversation, context_tools=prepared.node_tools
+        prepared.request.messages, options, conversation, context_tools=prepared.node_tools
     )
     model = prepared.model
     described = tuple((o.target, o.statement, o.via) for o in options)

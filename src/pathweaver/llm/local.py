@@ -283,10 +283,16 @@ class LocalModel:
         if request.options:
             return await self._choose(request)
         grammar = json_grammar(request.schema)
-        instructions = schema_instructions(request.schema)
+        messages, instructions = list(request.messages), schema_instructions(request.schema)
+        if messages and messages[-1].role == "user" and len(messages) > 1:
+            # The question comes last, after a context shared with the turn's other calls:
+            # the format goes with it, so that the cached prefix stays the same.
+            last = messages[-1]
+            messages[-1] = Message(role="user", content=f"{last.content}\n\n{instructions}")
+            instructions = ""
 
         def generate(backend: Backend, stop: threading.Event) -> Iterator[str | Done]:
-            prompt = _fit(backend, request.messages, (), instructions, request.max_tokens)
+            prompt = _fit(backend, messages, request.context_tools, instructions, request.max_tokens)
             return backend.complete(
                 prompt, max_tokens=request.max_tokens, sampling=GREEDY, grammar=grammar, stop=stop
             )

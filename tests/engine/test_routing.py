@@ -1,0 +1,348 @@
+"""The decision-first modes (smart, balance) and expression edges, with the scripted model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.expressions import ExpressionError, parse
+from pathweaver.agent.validation import validate_pathway
+from pathweaver.engine.events import DecisionMade, ReplyDelta, TurnDone
+from pathweaver.engine.prompt import TRANSITION_TOOL
+from pathweaver.engine.turn import TurnInput, effective_mode, run_turn
+from pathweaver.errors import ModelOutputError
+from pathweaver.llm.base import ChatEvent, ChatRequest, Message, StructuredRequest, TextDelta
+from pathweaver.llm.local import LocalModel
+from pathweaver.llm.scripted import Reply, ScriptedModel
+from tests.engine.test_turn import NOW, edge, node, pathway, session
+
+SMART = AgentConfig(execution_mode="smart")
+BALANCE = AgentConfig(execution_mode="balance")
+
+BOOKING = pathway(
+    [
+        node("start", "start"),
+        node("ask_size", variableKeys=["party_size"]),
+        node("human", isGlobalNode=True, globalNodeReason="The user asks to talk to a human"),
+        node("bye", "end"),
+    ],
+    [
+        edge("start", "ask_size", "The user wants to book a table"),
+        edge("ask_size", "bye", "The user gave the party size"),
+        edge("human", "start", "The user wants to continue with the bot"),
+    ],
+)
+
+
+def choose(statement_start: str | None):
+    """A scripted decision: the option whose statement starts so (None: stay)."""
+
+    def answer(request: StructuredRequest) -> dict[str, Any]:
+        assert request.purpose == "decide"
+        if statement_start is None:
+            return {"choice": 0}
+        index = next(i for i, text in enumerate(request.options) if text.startswith(statement_start))
+        return {"choice": index}
+
+    return answer
+
+
+async def run(graph, state, text, model, agent=SMART, **fields):
+    turn_input = TurnInput(
+        agent=agent,
+        pathway=graph,
+        session=state,
+        history=[],
+        incoming=[Message(role="user", content=text)],
+        now=NOW,
+        **fields,
+    )
+    events = [event async for event in run_turn(turn_input, model)]
+    assert isinstance(events[-1], TurnDone)
+    return events[-1].outcome, events
+
+
+async def test_smart_decides_first_then_replies_from_the_chosen_node_without_a_transition_tool() -> None:
+    model = ScriptedModel([Reply("How many people?")], structured_answers=[choose("The user wants to book")])
+    outcome, _ = await run(BOOKING, session("start"), "I'd like a table", model)
+    assert outcome.node_after == "ask_size"
+    decide, reply = model.calls[0], model.calls[1]
+    assert isinstance(decide, StructuredRequest) and decide.purpose == "decide"
+    assert decide.options == (
+        "None of them",
+        "The user wants to book a table",
+        "The user asks to talk to a human",
+    )
+    assert "I'd like a table" in (decide.messages[-1].content or ""), "the last exchange is quoted"
+    assert isinstance(reply, ChatRequest) and reply.tools == ()
+    assert "You are at ask_size." in (reply.messages[0].content or "")
+    assert all(t.name != TRANSITION_TOOL for t in reply.tools)
+    decision = outcome.trace["decisions"][0]
+    assert decision["decidedBy"] == "model" and decision["chosen"] == "ask_size"
+    assert [o["target"] for o in decision["options"]] == [None, "ask_size", "human"]
+    assert [o.get("via") for o in decision["options"]] == [None, "edge", "global"]
+    assert outcome.trace["transitions"][0]["status"] == "chosen"
+
+
+async def test_smart_stays_on_none_and_replies_at_the_current_node() -> None:
+    model = ScriptedModel([Reply("Sure, what else?")], structured_answers=[choose(None)])
+    outcome, _ = await run(BOOKING, session("start"), "hmm", model)
+    assert outcome.node_after == "start" and outcome.text == "Sure, what else?"
+    assert [c.purpose for c in model.calls] == ["decide", "reply"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"choice": 7}, {"choice": "x"}, {"choice": True}, {}, ModelOutputError("truncated JSON")],
+)
+async def test_a_bad_decision_never_moves_and_is_recorded(answer) -> None:
+    model = ScriptedModel([Reply("Still here")], structured_answers=[answer])
+    outcome, _ = await run(BOOKING, session("start"), "I want to book a table", model)
+    assert outcome.node_after == "start" and outcome.text == "Still here"
+    decision = outcome.trace["decisions"][0]
+    assert decision["decidedBy"] == "error" and decision["chosen"] is None and decision["error"]
+
+
+async def test_a_node_without_options_makes_no_decision_call() -> None:
+    graph = pathway([node("start", "start")], [])
+    model = ScriptedModel([Reply("hi")])
+    await run(graph, session("start"), "hello", model)
+    assert [c.purpose for c in model.calls] == ["reply"]
+
+
+class SlowModel(ScriptedModel):
+    """Replies stream slowly; the decision answers after ``decide_delay`` seconds."""
+
+    def __init__(self, decision: dict[str, Any], decide_delay: float, reply_text: str = "one two three"):
+        super().__init__()
+        self.decision = decision
+        self.decide_delay = decide_delay
+        self.reply_text = reply_text
+        self.started: list[str] = []
+        self.cancelled = 0
+        self.log: list[str] = []
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        self.calls.append(request)
+        self.started.append((request.messages[0].content or "").split("You are at ")[-1])
+        self.log.append("reply started")
+        try:
+            for word in self.reply_text.split():
+                await asyncio.sleep(0.01)
+                yield TextDelta(word + " ")
+        except (asyncio.CancelledError, GeneratorExit):
+            self.cancelled += 1
+            raise
+        from pathweaver.llm.base import Finish
+
+        yield Finish("stop")
+
+    async def structured(self, request: StructuredRequest):
+        self.calls.append(request)
+        await asyncio.sleep(self.decide_delay)
+        self.log.append("decided")
+        from pathweaver.llm.base import StructuredResult
+
+        return StructuredResult(self.decision)
+
+
+async def test_balance_relays_the_reply_already_under_way_when_the_decision_stays() -> None:
+    model = SlowModel({"choice": 0}, decide_delay=0.05)
+    outcome, events = await run(BOOKING, session("start"), "hmm", model, BALANCE)
+    assert outcome.node_after == "start" and outcome.text == "one two three "
+    assert model.log == ["reply started", "decided"], "the reply starts beside the decision"
+    assert model.count("reply") == 1
+    deltas = [e.text for e in events if isinstance(e, ReplyDelta)]
+    assert "".join(deltas) == "one two three "
+
+
+async def test_balance_cancels_the_reply_from_the_wrong_node_and_none_of_it_reaches_the_client() -> None:
+    model = SlowModel({"choice": 1}, decide_delay=0.02, reply_text="wrong node text that is long")
+    outcome, events = await run(BOOKING, session("start"), "book a table", model, BALANCE)
+    assert outcome.node_after == "ask_size"
+    assert model.count("reply") == 2 and model.cancelled == 1
+    assert model.started[0].startswith("start") and model.started[1].startswith("ask_size")
+    # The second reply has the same words but comes from ask_size: nothing doubled, nothing early.
+    deltas = "".join(e.text for e in events if isinstance(e, ReplyDelta))
+    assert deltas == "wrong node text that is long "
+    first_delta = next(i for i, e in enumerate(events) if isinstance(e, ReplyDelta))
+    decided = next(i for i, e in enumerate(events) if isinstance(e, DecisionMade))
+    assert decided < first_delta
+
+
+def test_modes_left_unset_follow_the_model() -> None:
+    local = LocalModel(lambda: None)  # type: ignore[arg-type, return-value]
+    assert effective_mode(AgentConfig(), local) == "smart"
+    assert effective_mode(AgentConfig(), ScriptedModel()) == "balance"
+    assert effective_mode(BALANCE, local) == "smart", "one call at a time: balance is smart"
+    assert effective_mode(AgentConfig(execution_mode="turbo"), local) == "turbo"
+
+
+# Expression edges ------------------------------------------------------------------------
+
+VARS = AgentConfig.model_validate(
+    {
+        "executionMode": "smart",
+        "variableConfigs": [
+            {"key": "party_size", "type": "number"},
+            {"key": "phone", "type": "string"},
+        ],
+        "sessionVariables": ["customer_tier"],
+    }
+)
+
+
+def expression_edge(source: str, target: str, expression: str, condition: str = "") -> dict[str, Any]:
+    return {
+        "id": f"{source}-{target}",
+        "source": source,
+        "target": target,
+        "data": {"condition": condition, "expression": expression},
+    }
+
+
+SIZES = pathway(
+    [
+        node("ask_size", "start", variableKeys=["party_size"]),
+        node("manager", prompt="A manager handles {{party_size}} people."),
+        node("ask_date"),
+        node("vip"),
+    ],
+    [
+        expression_edge("ask_size", "manager", "party_size > 8", "Large group"),
+        expression_edge("ask_size", "ask_date", "party_size is set", "Size given"),
+        edge("ask_size", "vip", "The user asks about the VIP room"),
+    ],
+)
+
+
+async def test_an_expression_edge_decides_without_a_model_call_once_the_values_are_in() -> None:
+    model = ScriptedModel([Reply("The manager will call.")], structured_answers=[{"party_size": 12}])
+    outcome, _ = await run(SIZES, session("ask_size"), "we are twelve", model, VARS)
+    assert outcome.node_after == "manager"
+    assert [c.purpose for c in model.calls] == ["extract", "reply"], "no decision call"
+    assert "A manager handles 12 people." in (model.calls[-1].messages[0].content or "")
+    decision = outcome.trace["decisions"][0]
+    assert decision["decidedBy"] == "expression" and decision["expression"] == "party_size > 8"
+    assert decision["edgeId"] == "ask_size-manager"
+
+
+async def test_edges_are_tried_in_order_and_the_model_decides_when_no_expression_holds() -> None:
+    model = ScriptedModel([Reply("ok")], structured_answers=[{"party_size": 4}])
+    outcome, _ = await run(SIZES, session("ask_size"), "four of us", model, VARS)
+    assert outcome.node_after == "ask_date"
+    model = ScriptedModel(
+        [Reply("The VIP room seats ten.")],
+        structured_answers=[{"party_size": None}, choose("The user asks about the VIP")],
+    )
+    outcome, _ = await run(SIZES, session("ask_size"), "tell me about the vip room", model, VARS)
+    assert outcome.node_after == "vip"
+    decide = [c for c in model.calls if c.purpose == "decide"][0]
+    assert decide.options == ("None of them", "The user asks about the VIP room"), (
+        "expression edges are not options"
+    )
+
+
+async def test_an_expression_that_fails_at_run_time_counts_as_false_and_is_recorded() -> None:
+    graph = pathway(
+        [node("start", "start"), node("gold")],
+        [expression_edge("start", "gold", "customer_tier > 3")],
+    )
+    model = ScriptedModel([Reply("hello")])
+    outcome, _ = await run(graph, session("start", variables={"customer_tier": "gold"}), "hi", model, VARS)
+    assert outcome.node_after == "start"
+    decision = outcome.trace["decisions"][0]
+    assert decision["decidedBy"] == "none"
+    assert "both sides must be numbers" in decision["expressionErrors"][0]["error"]
+
+
+async def test_expression_edges_that_hold_on_entry_are_followed_at_once() -> None:
+    graph = pathway(
+        [
+            node("start", "start"),
+            node("ask_size", variableKeys=["party_size"]),
+            node("ask_phone", variableKeys=["phone"]),
+        ],
+        [
+            edge("start", "ask_size", "The user wants to book a table"),
+            expression_edge("ask_size", "ask_phone", "party_size is set"),
+        ],
+    )
+    model = ScriptedModel(
+        [Reply("And your phone?")],
+        structured_answers=[choose("The user wants to book"), {"party_size": 3, "phone": None}],
+    )
+    outcome, _ = await run(graph, session("start"), "a table for three please", model, VARS)
+    assert outcome.node_after == "ask_phone", "the size was given: its question is skipped"
+    assert outcome.visited == ("start", "ask_size", "ask_phone")
+    assert outcome.extracted == {"party_size": 3}
+
+
+async def test_session_variables_and_membership_and_presence() -> None:
+    graph = pathway(
+        [node("start", "start"), node("gold"), node("other")],
+        [
+            expression_edge("start", "gold", 'customer_tier in ["gold", "platinum"] and phone is not set'),
+            edge("start", "other", "The user says anything else"),
+        ],
+    )
+    model = ScriptedModel([Reply("Welcome back")])
+    outcome, _ = await run(graph, session("start", variables={"customer_tier": "Gold"}), "hi", model, VARS)
+    assert outcome.node_after == "gold"
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected"),
+    [
+        ("party_size > 8", {"party_size": 9}, True),
+        ("party_size > 8", {"party_size": "9"}, True),
+        ("party_size > 8", {}, False),
+        ("party_size <= 8 or vip == true", {"party_size": 10, "vip": True}, True),
+        ('tier == "GOLD"', {"tier": "gold"}, True),
+        ("tier != null", {"tier": "x"}, True),
+        ("not (a is set)", {"a": ""}, True),
+        ("a is set", {"a": 0}, True),
+        ("x not in [1, 2]", {"x": 3}, True),
+        ("customer.tier == 'gold'", {"customer": {"tier": "gold"}}, True),
+        ('"care" in reason', {"reason": "Skin care question"}, True),
+    ],
+)
+def test_the_expression_language(text: str, variables: dict[str, Any], expected: bool) -> None:
+    assert parse(text).evaluate(variables) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("party_size >", "expected a value or a variable name at position 13"),
+        ("x = 1", "unexpected character '='"),
+        ("__import__('os')", "expected"),
+        ("a is", 'expected "set"'),
+        ("(" * 40 + "a" + ")" * 40, "nested more than"),
+        ("x" * 2000, "longer than"),
+    ],
+)
+def test_malformed_expressions_are_named(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=message.replace("(", r"\(")):
+        parse(text)
+
+
+def test_validation_names_a_malformed_expression_and_its_node() -> None:
+    graph = pathway(
+        [node("start", "start"), node("next")],
+        [
+            expression_edge("start", "next", "party_size >>= 3"),
+            expression_edge("start", "start", "mystery > 1"),
+        ],
+    )
+    report = validate_pathway(graph, VARS)
+    assert [e.code for e in report.errors] == ["invalid_expression"]
+    error = report.errors[0]
+    assert error.node_id == "start" and error.field == "edges[0].data.expression"
+    assert 'edge "start-next" from node "start"' in error.message
+    unknown = [w for w in report.warnings if w.code == "unknown_expression_variable"]
+    assert unknown and '"mystery"' in unknown[0].message
