@@ -11,6 +11,7 @@ saved (400), not only when it is called.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any, Literal
 
@@ -212,7 +213,10 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
             )
         tool_id = keys.new_id("tool")
         default_name = f"{re.sub(r'[^A-Za-z0-9_-]', '_', kind)[:40]}_{tool_id[-6:]}"
-        tool = parse_tool({"name": default_name, "metadata": {}, **raw, "id": tool_id})
+        # Checking a big inputSchema takes a while (input_schema.check): not on the event loop.
+        tool = await asyncio.to_thread(
+            parse_tool, {"name": default_name, "metadata": {}, **raw, "id": tool_id}
+        )
         _check_destination(tool, policy_for(request))
         stored = await _store(request).create_tool(projectId, tool)
         return JSONResponse({"data": tool_json(stored)}, status_code=201)
@@ -232,7 +236,7 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
             raise UserError(f"{unknown[0]}: is not a known field of a tool")
         merged = {**current.to_json(), **{k: v for k, v in raw.items() if k in _EDITABLE}}
         merged["id"] = current.id
-        tool = parse_tool(merged)
+        tool = await asyncio.to_thread(parse_tool, merged)
         _check_destination(tool, policy_for(request))
         return {"data": tool_json(await store.replace_tool(projectId, tool))}
 

@@ -187,7 +187,22 @@ _Guarded: type[Validator] = jsonschema.validators.extend(_BASE, _KEYWORDS)  # ty
 
 
 def validator(schema: Mapping[str, Any]) -> Validator:
-    """The guarded validator for ``schema``, or :class:`SchemaRefused` (see :func:`check`)."""
+    """The guarded validator for ``schema``, or :class:`SchemaRefused` (see :func:`check`).
+
+    Checking a big schema takes a while (about 0.3 ms per subschema), so a schema that
+    passed is remembered by its JSON text (the last 128).
+    """
+    _check_depth(schema)
+    try:
+        text = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):
+        raise SchemaRefused("must be JSON (objects, lists, strings, numbers, booleans and null)") from None
+    return _checked(text)
+
+
+@functools.lru_cache(maxsize=128)
+def _checked(text: str) -> Validator:
+    schema = json.loads(text)
     check(schema)
     return _Guarded(_top(schema), registry=REGISTRY)
 
@@ -216,8 +231,7 @@ def check(schema: Mapping[str, Any]) -> None:
 
     Cheap enough to run before every validation: a few walks, bounded by the size rules.
     """
-    if _depth(schema) > MAX_DEPTH:
-        raise SchemaRefused(f"nests more than {MAX_DEPTH} levels deep; flatten it, or use $defs and $ref")
+    _check_depth(schema)
     try:
         size = len(json.dumps(schema, ensure_ascii=False))
     except (TypeError, ValueError):
@@ -315,6 +329,11 @@ def _target(keyword: str, reference: str, resolver: Resolver[Any], found: list[s
             return None  # resolved against the dynamic scope at run time, inside this schema
         found.append(f"$ref {reference!r} points at nothing in this schema{at}; fix it or add the target")
         return None
+
+
+def _check_depth(schema: Mapping[str, Any]) -> None:
+    if _depth(schema) > MAX_DEPTH:
+        raise SchemaRefused(f"nests more than {MAX_DEPTH} levels deep; flatten it, or use $defs and $ref")
 
 
 def _depth(value: Any) -> int:
