@@ -19,6 +19,7 @@ from pathweaver.agent.parts import (
     AgentPlaceholders,
     BeforeStartConfig,
     EvaluationConfig,
+    FreeObject,
     PostSessionWebhook,
     timezone_problem,
 )
@@ -85,7 +86,7 @@ class AgentConfig(_Wire):
     post_evaluation_config: EvaluationConfig | None = None
     placeholder_messages: AgentPlaceholders | None = None
     variable_configs: list[VariableConfig] | None = None
-    voice_intelligence: dict[str, Any] | None = None
+    voice_intelligence: FreeObject | None = None
     first_message: str | None = None
     language: str | None = None
     session_variables: list[str] | None = None

@@ -14,11 +14,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from pathweaver import __version__
-from pathweaver.api import errors, openapi, ratelimit
+from pathweaver.api import bodies, errors, openapi, ratelimit
 from pathweaver.api.history import history_routers
 from pathweaver.api.interactive import interactive_router
 from pathweaver.api.knowledge import knowledge_router
@@ -116,6 +116,8 @@ def create_app(
             "Pathors API. Chat completions are OpenAI-compatible."
         ),
         lifespan=lifespan,
+        # Every JSON body obeys the rules of ``pathweaver.jsonvalues`` (nesting, text).
+        dependencies=[Depends(bodies.checked_json)],
     )
     app.state.settings = settings
     errors.install(app)

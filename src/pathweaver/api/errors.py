@@ -109,4 +109,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(request, PathweaverError("internal error; it has been logged"))
+        response = error_response(request, PathweaverError("internal error; it has been logged"))
+        # Starlette raises the exception again once this answer is sent, and the server then
+        # drops the connection: say so, or a client's next request on it is reset.
+        response.headers["Connection"] = "close"
+        return response

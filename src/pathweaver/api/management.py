@@ -10,15 +10,16 @@ offending node or edge.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from pydantic.json_schema import SkipJsonSchema
 
-from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.config import AgentConfig, parse_agent
 from pathweaver.agent.pathway import Edge, Node, Pathway
 from pathweaver.agent.validation import (
     Issue,
@@ -275,51 +276,49 @@ def agent_json(stored: StoredAgent) -> dict[str, Any]:
     }
 
 
-def _agent_error(error: ValidationError) -> UserError:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return UserError(f"{where}: {message}", details={"errors": [{"field": where, "message": message}]})
-
-
 async def get_agent(request: Request, projectId: str, caller: CallerDep) -> Any:
     return {"data": agent_json(await _store(request).projects.get_agent(projectId))}
 
 
 async def update_agent(request: Request, projectId: str, caller: CallerDep, body: JsonBody = None) -> Any:
-    """PUT and PATCH: a partial update; fields not sent keep their value."""
+    """PUT and PATCH: a partial update; fields not sent keep their value.
+
+    The whole config is checked as it will be stored (a value stored before a rule existed
+    must be fixed in the same request), with the current pathway, in the transaction that
+    stores it: a concurrent pathway edit cannot start using a variable this drops.
+    """
     if not isinstance(body, dict):
         raise UserError("the request body must be a JSON object of agent fields")
     store = _store(request)
-    current = await store.projects.get_agent(projectId)
-    merged = {**current.config.to_json(), **body}
-    try:
-        config = AgentConfig.model_validate(merged)
-    except ValidationError as exc:
-        raise _agent_error(exc) from None
-    pathway = Pathway.model_validate((await store.projects.get_pathway(projectId)).document)
-    report = validate_pathway(pathway, config)
-    broken = [issue for issue in report.errors if issue.code == "unknown_variable_key"]
-    if broken:
-        raise PathwayError(
-            f"this change leaves the pathway invalid: {broken[0].message}",
-            details={"errors": [issue.to_json() for issue in broken]},
-        )
-    if (
-        config.status == "published"
-        and config.required_suite_id
-        and (
-            current.config.status != "published"
-            or agent_fingerprint(config) != agent_fingerprint(current.config)
-        )
-    ):
-        await ensure_suite_passed(store, projectId, config.required_suite_id, config)
-    saved = await store.projects.save_agent(projectId, config)
+
+    async def change(stored: dict[str, Any], previous: AgentConfig, pathway: Pathway) -> AgentConfig:
+        config = parse_agent({**stored, **body})
+        report = await asyncio.to_thread(validate_pathway, pathway, config)  # grows with the pathway
+        broken = [issue for issue in report.errors if issue.code == "unknown_variable_key"]
+        if broken:
+            raise PathwayError(
+                f"this change leaves the pathway invalid: {broken[0].message}",
+                details={"errors": [issue.to_json() for issue in broken]},
+            )
+        if config.required_suite_id and _publishing_needs_suite(config, previous):
+            await ensure_suite_passed(store, projectId, config.required_suite_id, config)
+        return config
+
+    saved = await store.projects.update_agent(projectId, change)
     answer: dict[str, Any] = {"data": agent_json(saved)}
-    warnings = model_warnings(request, None, config)
+    warnings = model_warnings(request, None, saved.config)
     if warnings:
         answer["warnings"] = [issue.to_json() for issue in warnings]
     return answer
+
+
+def _publishing_needs_suite(config: AgentConfig, previous: AgentConfig) -> bool:
+    """Whether this save publishes (or changes a published agent) under a required suite."""
+    return (
+        config.status == "published"
+        and bool(config.required_suite_id)
+        and (previous.status != "published" or agent_fingerprint(config) != agent_fingerprint(previous))
+    )
 
 
 def model_warnings(request: Request, pathway: Pathway | None, agent: AgentConfig | None) -> list[Issue]:

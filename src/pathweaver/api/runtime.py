@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import secrets
@@ -27,7 +26,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pathweaver.api import idempotency, limits
+from pathweaver.api import bodies, idempotency, limits
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.errors import on_pathweaver_error
 from pathweaver.api.openapi import answers
@@ -520,8 +519,8 @@ class DirectChat:
         if content_type is not None and content_type.split(";", 1)[0].strip().lower() != "application/json":
             return None
         try:
-            return ChatCompletionBody.model_validate(json.loads(body))
-        except Exception:  # not JSON, not a valid body: the route answers what is wrong
+            return ChatCompletionBody.model_validate(bodies.parsed_if_clean(body))
+        except Exception:  # not JSON, not a valid body, not storable: the route answers what is wrong
             return None
 
 

@@ -17,16 +17,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from pathweaver import headers as http_headers
 from pathweaver.errors import OutboundError, OutboundNotSent, OutboundRefused, OutboundTimeout
 from pathweaver.store.lifecycle import Delivery
 from pathweaver.store.schema import utcnow
 from pathweaver.tools.outbound import OutboundClient
+
+log = logging.getLogger("pathweaver.lifecycle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +68,12 @@ def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300, now: 
 
 
 def request_for(delivery: Delivery, secret: str) -> tuple[dict[str, str], bytes]:
+    """The request's headers and body. A configured header that HTTP cannot carry, or that
+    would change how the request is framed (queued before such headers were refused at
+    save time), is left out and logged."""
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":")).encode()
     headers = {
-        **delivery.headers,
+        **_sendable(delivery),
         "Content-Type": "application/json",
         "User-Agent": "Pathweaver-Webhooks/1",
         "X-Pathweaver-Event": delivery.event,
@@ -74,6 +81,17 @@ def request_for(delivery: Delivery, secret: str) -> tuple[dict[str, str], bytes]
         "X-Pathweaver-Signature": sign(secret, body),
     }
     return headers, body
+
+
+def _sendable(delivery: Delivery) -> dict[str, str]:
+    kept = {}
+    for name, value in delivery.headers.items():
+        problem = http_headers.problem(str(name), str(value))
+        if problem is None:
+            kept[name] = value
+        else:
+            log.warning("webhook delivery %s: %s; sent without it", delivery.id, problem)
+    return kept
 
 
 @dataclass(frozen=True, slots=True)

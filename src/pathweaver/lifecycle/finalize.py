@@ -16,11 +16,13 @@ session), in this order:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pathweaver.agent.config import AgentConfig, VariableConfig
+from pathweaver.agent.parts import EvaluationConfig
 from pathweaver.agent.pathway import Pathway
 from pathweaver.engine import extraction
 from pathweaver.engine.state import SessionState, StoredMessage
@@ -28,6 +30,8 @@ from pathweaver.errors import LLMError
 from pathweaver.lifecycle import payloads
 from pathweaver.llm.base import Message, Model, StructuredRequest
 from pathweaver.store.lifecycle import NewDelivery, Subscription
+
+log = logging.getLogger("pathweaver.lifecycle")
 
 TRANSCRIPT_MESSAGES = 40
 
@@ -52,17 +56,17 @@ def transcript(history: Sequence[StoredMessage]) -> list[Message]:
     ]
 
 
-async def evaluate(model: Model, config: dict[str, Any], conversation: Sequence[Message]) -> dict[str, Any]:
-    options = [str(o) for o in config.get("enumOptions") or []]
-    bounds = config.get("numberConfig") or {}
+async def evaluate(model: Model, config: EvaluationConfig, conversation: Sequence[Message]) -> dict[str, Any]:
+    options = config.options
+    bounds = config.number_config
     if options:
         result: dict[str, Any] = {"type": "string", "enum": options}
     else:
         result = {"type": "number"}
-        if "min" in bounds:
-            result["minimum"] = bounds["min"]
-        if "max" in bounds:
-            result["maximum"] = bounds["max"]
+        if bounds is not None and bounds.min is not None:
+            result["minimum"] = bounds.min
+        if bounds is not None and bounds.max is not None:
+            result["maximum"] = bounds.max
     schema = {
         "type": "object",
         "properties": {"result": result, "reason": {"type": "string", "maxLength": 500}},
@@ -72,7 +76,7 @@ async def evaluate(model: Model, config: dict[str, Any], conversation: Sequence[
     lines = "\n".join(f"{'User' if m.role == 'user' else 'Agent'}: {m.content}" for m in conversation)
     instructions = (
         "You grade a finished conversation between a user and an agent.\n"
-        f"{config.get('prompt') or 'How well did the agent serve the user?'}\n"
+        f"{config.prompt or 'How well did the agent serve the user?'}\n"
         "Answer with the grade as `result` and one sentence as `reason`."
     )
     request = StructuredRequest(
@@ -94,15 +98,30 @@ async def evaluate(model: Model, config: dict[str, Any], conversation: Sequence[
     return {"result": value, "reason": str(answer.get("reason", ""))[:500]}
 
 
+async def _evaluated(
+    model: Model, config: EvaluationConfig, conversation: Sequence[Message]
+) -> dict[str, Any]:
+    """:func:`evaluate`, whose unexpected failure is recorded as the evaluation's error (and
+    logged) instead of stopping the pipeline: the events still go out."""
+    try:
+        return await evaluate(model, config, conversation)
+    except Exception as exc:
+        log.exception("the evaluation failed")
+        return {"error": f"the evaluation could not run ({type(exc).__name__}); it has been logged"}
+
+
 def targets(
     agent: AgentConfig, subscriptions: Sequence[Subscription]
 ) -> list[tuple[str, dict[str, str], set[str]]]:
-    """(url, headers, events) of everyone who hears about this project's sessions."""
+    """(url, headers, events) of everyone who hears about this project's sessions.
+
+    The agent's webhook comes typed and checked (``agent.config.load_stored`` leaves out a
+    stored value that does not fit, and logs it), so nothing here can fail on it.
+    """
     out: list[tuple[str, dict[str, str], set[str]]] = []
-    hook = agent.post_session_webhook or {}
-    if hook.get("url"):
-        headers = {str(h.get("key")): str(h.get("value")) for h in hook.get("headers") or [] if h.get("key")}
-        out.append((str(hook["url"]), headers, set(hook.get("events") or payloads.DEFAULT_EVENTS)))
+    hook = agent.post_session_webhook
+    if hook is not None:
+        out.append((hook.url, hook.header_map(), set(hook.events)))
     for sub in subscriptions:
         out.append((sub.url, {}, set(sub.events)))
     return out
@@ -145,9 +164,9 @@ async def finalize(
         except LLMError:
             pass  # the values extracted during the conversation stand
     evaluation: Any = None
-    config = agent.post_evaluation_config or {}
-    if config and config.get("enabled", True) and conversation:
-        evaluation = await evaluate(model, config, conversation)
+    config = agent.post_evaluation_config
+    if config is not None and config.active and conversation:
+        evaluation = await _evaluated(model, config, conversation)
     visible = sum(1 for m in history if not m.internal)
     final = _with(session, extracted=extracted, evaluation=evaluation, message_count=visible)
     events = [payloads.session_ended(final), payloads.session_finalized(final, evaluation)]

@@ -56,7 +56,9 @@ class LifecycleWorker:
     async def tick(self) -> bool:
         """One round of work; True when something was done (so look again at once)."""
         did = await self.run_one_job()
-        deliveries = await self.store.lifecycle.claim_deliveries(limit=10)
+        deliveries = await self.store.lifecycle.claim_deliveries(
+            limit=10, max_attempts=self.settings.webhook_max_attempts
+        )
         if deliveries:
             await asyncio.gather(*(self.send(d) for d in deliveries))
         loop = asyncio.get_running_loop()
@@ -96,8 +98,7 @@ class LifecycleWorker:
 
     async def send(self, delivery: Delivery) -> None:
         secret = await self.store.lifecycle.secret(delivery.project_id)
-        headers, body = sending.request_for(delivery, secret)
-        result = await self.poster.post(delivery.url, headers, body)
+        result = await self._post(delivery, secret)
         verdict = sending.judge(
             delivery,
             result,
@@ -112,6 +113,17 @@ class LifecycleWorker:
             error=result.error,
             retry_at=verdict.retry_at,
         )
+
+    async def _post(self, delivery: Delivery, secret: str) -> sending.PostResult:
+        """One attempt. Whatever goes wrong becomes a failed attempt, recorded and retried
+        like any other: a delivery never stays ``sending`` because the request could not be
+        built or sent (a header the HTTP client refused, a bug in a client library)."""
+        try:
+            headers, body = sending.request_for(delivery, secret)
+            return await self.poster.post(delivery.url, headers, body)
+        except Exception as exc:
+            log.exception("webhook delivery %s could not be sent", delivery.id)
+            return sending.PostResult(None, f"could not send the request: {type(exc).__name__}: {exc}"[:500])
 
     async def end_idle_sessions(self) -> None:
         cutoff = utcnow() - timedelta(seconds=self.settings.session_idle_timeout)

@@ -300,10 +300,26 @@ class LifecycleStore:
 
     # Deliveries -------------------------------------------------------------------------
 
-    async def claim_deliveries(self, limit: int = 10) -> list[Delivery]:
-        """Take due deliveries. A crashed send of an at-most-once event becomes ``unknown``."""
+    async def claim_deliveries(self, limit: int = 10, *, max_attempts: int | None = None) -> list[Delivery]:
+        """Take due deliveries. A crashed send of an at-most-once event becomes ``unknown``;
+        one that had used its ``max_attempts`` becomes ``failed`` instead of being taken again."""
         now = utcnow()
         async with write_transaction(self.engine) as conn:
+            if max_attempts is not None:
+                await conn.execute(
+                    update(webhook_deliveries)
+                    .where(
+                        webhook_deliveries.c.status == "sending",
+                        webhook_deliveries.c.lease_until < now,
+                        webhook_deliveries.c.at_most_once.is_(False),
+                        webhook_deliveries.c.attempts >= max_attempts,
+                    )
+                    .values(
+                        status="failed",
+                        lease_until=None,
+                        last_error="the worker stopped while sending its last attempt; given up",
+                    )
+                )
             await conn.execute(
                 update(webhook_deliveries)
                 .where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pathweaver import keys
-from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.config import AgentConfig, load_stored, read_stored
 from pathweaver.agent.pathway import SCHEMA_VERSION, Pathway
 from pathweaver.errors import NotFound
 from pathweaver.store.database import AnyEngine, read_transaction, write_transaction
@@ -56,6 +56,13 @@ class StoredAgent:
     project_id: str
     config: AgentConfig
     updated_at: datetime
+    #: Stored values that no longer validate, left out of ``config`` (``agent.config.load_stored``).
+    problems: tuple[str, ...] = ()
+
+
+#: ``change`` of :meth:`ProjectStore.update_agent`: (the stored config as JSON, that config
+#: as read, the current pathway) -> the config to store.
+AgentChange = Callable[[dict[str, Any], AgentConfig, Pathway], Awaitable[AgentConfig]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,16 +299,31 @@ class ProjectStore:
     # Agent -----------------------------------------------------------------------------
 
     async def get_agent(self, project_id: str) -> StoredAgent:
+        """The project's agent. Never fails on what was stored: a value that no longer
+        validates is left out and listed in ``problems`` (see :meth:`agent_problems`)."""
         async with read_transaction(self.engine) as conn:
             row = (await conn.execute(select(agents).where(agents.c.project_id == project_id))).first()
         if row is None:
             raise NotFound("Project not found")
+        config, problems = load_stored(row.config, f"project {project_id} agent")
         return StoredAgent(
             id=row.id,
             project_id=row.project_id,
-            config=AgentConfig.model_validate(row.config),
+            config=config,
             updated_at=row.updated_at,
+            problems=tuple(problems),
         )
+
+    async def agent_problems(self) -> list[tuple[str, list[str]]]:
+        """(project id, problems) of every stored agent config that no longer validates."""
+        async with read_transaction(self.engine) as conn:
+            rows = (await conn.execute(select(agents.c.project_id, agents.c.config))).all()
+        found = []
+        for row in rows:
+            _, problems = read_stored(row.config)
+            if problems:
+                found.append((row.project_id, problems))
+        return found
 
     async def save_agent(self, project_id: str, config: AgentConfig) -> StoredAgent:
         now = utcnow()
@@ -317,6 +339,41 @@ class ProjectStore:
                 await conn.execute(select(agents.c.id).where(agents.c.project_id == project_id))
             ).scalar_one()
         return StoredAgent(id=agent_id, project_id=project_id, config=config, updated_at=now)
+
+    async def update_agent(self, project_id: str, change: AgentChange) -> StoredAgent:
+        """Read the agent and the current pathway, apply ``change``, store what it returns.
+
+        One write transaction holding the project row, as :meth:`update_pathway` does (a
+        row lock on PostgreSQL; SQLite's writers are serialised): an agent edit and a
+        pathway edit never check themselves against each other's old state. ``change``
+        raises to store nothing.
+        """
+        now = utcnow()
+        async with write_transaction(self.engine) as conn:
+            version = await self._lock_project(conn, project_id)
+            current = await self._get_pathway(conn, project_id, version)
+            row = (await conn.execute(select(agents).where(agents.c.project_id == project_id))).one()
+            previous, _ = load_stored(row.config, f"project {project_id} agent")
+            # Parsing grows with the pathway: a worker thread, not the loop.
+            pathway = await asyncio.to_thread(Pathway.model_validate, current.document)
+            config = await change(dict(row.config), previous, pathway)
+            await conn.execute(
+                update(agents)
+                .where(agents.c.project_id == project_id)
+                .values(config=config.to_json(), updated_at=now)
+            )
+        return StoredAgent(id=row.id, project_id=project_id, config=config, updated_at=now)
+
+    async def _lock_project(self, conn: AsyncConnection, project_id: str) -> int:
+        """The project's current pathway version, its row locked until the transaction ends."""
+        version = (
+            await conn.execute(
+                select(projects.c.pathway_version).where(projects.c.id == project_id).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if version is None:
+            raise NotFound("Project not found")
+        return int(version)
 
     # Pathway versions ------------------------------------------------------------------
 
@@ -371,18 +428,12 @@ class ProjectStore:
         """
         now = utcnow()
         async with write_transaction(self.engine) as conn:
-            version = (
-                await conn.execute(
-                    select(projects.c.pathway_version).where(projects.c.id == project_id).with_for_update()
-                )
-            ).scalar_one_or_none()
-            if version is None:
-                raise NotFound("Project not found")
+            version = await self._lock_project(conn, project_id)
             current = await self._get_pathway(conn, project_id, version)
             agent_row = (
                 await conn.execute(select(agents.c.config).where(agents.c.project_id == project_id))
             ).one()
-            agent = AgentConfig.model_validate(agent_row.config)
+            agent, _ = load_stored(agent_row.config, f"project {project_id} agent")
             # Parsing, checking and dumping grow with the pathway: a worker thread, not the loop.
             result, document = await asyncio.to_thread(_apply, change, current.document, agent)
             latest = (
