@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     local_model_queue: int = 8
     """Requests that may wait for the embedded model before new ones get 503."""
 
+    local_model_seed: int | None = None
+    """Seed of the embedded model's sampling (replies). Unset: a new seed at each start.
+    Set it for reproducible runs (tests, benchmarks); decisions and extraction are greedy
+    and need none."""
+
     fake_model: bool = False
     """Serve the deterministic scripted model (``pathweaver serve --fake``)."""
 

@@ -119,6 +119,29 @@ def _walk(value: Any, max_depth: int) -> Problem | None:
     return None
 
 
+def clipped(value: Any, max_depth: int = MAX_DEPTH) -> Any:
+    """``value`` itself when it nests at most ``max_depth`` levels; otherwise a copy whose
+    parts past that depth read :data:`CLIPPED` (for values stored before the limit existed:
+    a read shows the rest instead of failing)."""
+    if _depth_within(value, max_depth):
+        return value
+    return _clip(value, max_depth)
+
+
+#: What a part of a stored value past the depth limit reads as.
+CLIPPED = f"(nested more than {MAX_DEPTH} levels: not shown)"
+
+
+def _clip(value: Any, levels_left: int) -> Any:
+    if not isinstance(value, dict | list):
+        return value
+    if levels_left <= 0:
+        return CLIPPED
+    if isinstance(value, dict):
+        return {key: _clip(child, levels_left - 1) for key, child in value.items()}
+    return [_clip(child, levels_left - 1) for child in value]
+
+
 def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be stored, or None (for a single string field)."""
     return None if _encodable(text) else _SURROGATE_MESSAGE

@@ -8,8 +8,10 @@ import json
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
-from pathweaver.jsonvalues import MAX_DEPTH
+from pathweaver.jsonvalues import CLIPPED, MAX_DEPTH
+from pathweaver.store.schema import sessions
 from pathweaver.store.store import Store
 from tests.conftest import Project
 from tests.hardening.test_bad_input import stored_rows
@@ -147,6 +149,33 @@ async def test_values_within_the_limit_are_stored_and_read_back(
         f"/v1/projects/{project.id}/sessions/search", json={"search_string": "deep"}, headers=project.auth
     )
     assert searched.status_code == 200
+
+
+async def test_a_session_stored_deeper_than_the_limit_is_read_clipped(
+    client: httpx.AsyncClient, store: Store, project: Project
+) -> None:
+    """Stored before the limit existed: reads, searches and turns work, the deep part
+    clipped (about 255 levels made every read of the session a 500)."""
+    v1 = f"/v1/projects/{project.id}"
+    await client.post(
+        f"{v1}/sessions", json={"session_id": "old", "variables": {"v": 1}}, headers=project.auth
+    )
+    async with store.engine.begin() as conn:
+        await conn.execute(update(sessions).values(variables={"v": nested(300)}))
+    read = await client.get(f"{v1}/sessions/old", headers=project.auth)
+    assert read.status_code == 200, read.text
+    value = read.json()["state"]["variables"]["v"]
+    for _ in range(MAX_DEPTH - 1):  # the variables are level 1, "v" level 2
+        value = value["a"]
+    assert value == CLIPPED
+    searched = await client.post(f"{v1}/sessions/search", json={"search_string": "old"}, headers=project.auth)
+    assert searched.status_code == 200 and searched.json()["pagination"]["total"] == 1
+    turn = await client.post(
+        f"{v1}/chat/completions",
+        json={"messages": [{"role": "user", "content": "hi"}]},
+        headers={**project.auth, "X-Session-ID": "old"},
+    )
+    assert turn.status_code == 200, turn.text
 
 
 async def test_the_direct_chat_entry_answers_as_the_route(

@@ -222,9 +222,14 @@ async def test_evaluation_and_post_session_variables(
             "enumOptions": ["good", "bad"],
         },
     )
-    model.push_structured(
-        {"email": "ann@example.com"}, {"result": "good", "reason": "The user got an answer."}
-    )
+    def answer(request):  # the turn's decision and extraction, then the judge, in any order
+        if request.purpose == "decide":
+            return {"choice": 0}
+        if request.purpose == "extract":
+            return {"email": "ann@example.com"}
+        return {"result": "good", "reason": "The user got an answer."}
+
+    model.push_structured(answer, answer, answer, answer)
     await client.post(
         f"/v1/projects/{project.id}/chat/completions",
         json={"messages": [{"role": "user", "content": "write to ann@example.com"}]},

@@ -46,7 +46,9 @@ def test_tools_calls_and_results_follow_qwens_template() -> None:
         '"parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}\n</tools>\n\n'
         "For each function call, return a json object with function name and arguments within "
         "<tool_call></tool_call> XML tags:\n<tool_call>\n"
-        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
+        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>\n\n'
+        "Either call a function as shown, or answer the user directly. Never write about functions, "
+        "tools or calls in an answer to the user.<|im_end|>\n"
         "<|im_start|>user\nFind tea<|im_end|>\n"
         '<|im_start|>assistant\n<tool_call>\n{"name": "lookup", "arguments": {"q": "tea"}}\n</tool_call><|im_end|>\n'
         '<|im_start|>user\n<tool_response>\n{"found": 2}\n</tool_response>\n'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,10 @@ def upstream(request: RecordedRequest) -> MockReply:
         if "passed" in schema["properties"]:
             return MockReply(text=json.dumps({"passed": True, "reason": "The transcript shows it."}))
         wire = [Message(role=m["role"], content=m["content"]) for m in messages]
-        return MockReply(text=json.dumps(default_structured(StructuredRequest(tuple(wire), schema))))
+        # A routing decision: the numbered statements of its question are the options.
+        options = tuple(text for _, text in re.findall(r"^(\d+)\. (.+)$", said, re.MULTILINE))
+        answer = default_structured(StructuredRequest(tuple(wire), schema, options=options))
+        return MockReply(text=json.dumps(answer))
     if messages[0]["content"].startswith("You are role-playing a user"):
         return MockReply(text=USER_LINES[sum(1 for m in messages if m["role"] == "assistant")])
     for tool in body.get("tools", []):
@@ -89,6 +93,9 @@ def stable(run: RunResult) -> list[Any]:
             **log.trace,
             "modelCalls": [
                 {k: v for k, v in call.items() if not k.endswith("Ms")} for call in log.trace["modelCalls"]
+            ],
+            "decisions": [
+                {k: v for k, v in made.items() if not k.endswith("Ms")} for made in log.trace["decisions"]
             ],
         }
         return {**log.to_json(), "trace": trace}
@@ -128,7 +135,7 @@ async def test_a_recorded_run_replays_with_zero_calls_and_identical_transcripts(
     cassette = Cassette.load(path)
     assert cassette.model == "mock-model"
     purposes = {entry.purpose for entry in cassette.entries}
-    assert purposes == {"route+reply", "reply", "extract", "simulate-user", "judge"}
+    assert purposes == {"decide", "reply", "extract", "simulate-user", "judge"}
     replay = ReplayModel(cassette)
     async with temporary_project(
         AGENT, PATHWAY, settings.model_copy(update={"data_dir": tmp_path / "b"})
@@ -187,7 +194,7 @@ async def test_fewer_calls_than_recorded_is_a_mismatch_too(
     assert case.status == "error"
     assert case.error is not None and case.error.startswith(
         "CassetteMismatch: the run made fewer model calls than the cassette recorded: 3 recorded call(s) "
-        "were not made, the first 'route+reply' at 'books a table/turn 2'"
+        "were not made, the first 'decide' at 'books a table/turn 2'"
     )
 
 

@@ -75,7 +75,8 @@ def test_a_live_run_calls_the_node_s_model_and_its_cassette_replays(
     cassette = tmp_path / "cassette.json"
     live = CliRunner().invoke(app, ["test", str(tmp_path / "cases.yaml"), "--record", str(cassette)])
     assert live.exit_code == 0, live.output
-    assert [r.json()["model"] for r in fast.chat_requests] == ["fast-model"]
+    # The node's model serves its decision and its reply; the main upstream nothing.
+    assert [r.json()["model"] for r in fast.chat_requests] == ["fast-model", "fast-model"]
     assert main.chat_requests == []
     fast_calls = fast.calls
     replayed = CliRunner().invoke(app, ["test", str(tmp_path / "cases.yaml"), "--replay", str(cassette)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,6 +114,12 @@ def upstream(request: RecordedRequest) -> MockReply:
     if messages[-1]["role"] == "tool":
         return MockReply(text=f"Here is what I found: {messages[-1]['content']}")
     said = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    if "response_format" in request.json() and "Routing check" in said:
+        # The routing decision (smart and balance modes): numbered statements, a number back.
+        reply = re.search(r'The user\'s reply: "(.*)"', said)
+        statements = re.findall(r"^(\d+)\. (.+)$", said, re.MULTILINE)
+        picked = best_option(reply.group(1) if reply else "", [s for s in statements if s[0] != "0"])
+        return MockReply(text=json.dumps({"choice": int(picked or 0)}))
     tools = {tool["function"]["name"]: tool["function"] for tool in request.json().get("tools", [])}
     if said.startswith("/tool "):
         name, _, arguments = said.removeprefix("/tool ").partition(" ")

@@ -11,7 +11,7 @@ import pytest
 from pathweaver.agent.files import read_agent_file
 from pathweaver.errors import NotFound, UserError
 from pathweaver.llm.base import StructuredRequest
-from pathweaver.llm.scripted import ScriptedModel
+from pathweaver.llm.scripted import ScriptedModel, default_structured
 from pathweaver.testing.routing import INVALID, STAY, RoutingCache, check_routing
 from tests.testing.conftest import EXAMPLES
 
@@ -35,6 +35,8 @@ PARAPHRASES = {
 
 
 def paraphraser(request: StructuredRequest) -> Mapping[str, Any]:
+    if request.purpose == "decide":  # the engine's decision (smart mode): word overlap
+        return default_structured(request)
     condition = (request.messages[1].content or "").removeprefix("Condition: ")
     positives, negatives = PARAPHRASES.get(
         condition,
@@ -47,7 +49,7 @@ def paraphraser(request: StructuredRequest) -> Mapping[str, Any]:
 
 
 def model() -> ScriptedModel:
-    return ScriptedModel(structured_answers=[paraphraser] * 20)
+    return ScriptedModel(structured_answers=[paraphraser] * 40)
 
 
 async def test_accuracy_per_option_and_a_confusion_matrix(tmp_path: Path) -> None:
@@ -57,9 +59,9 @@ async def test_accuracy_per_option_and_a_confusion_matrix(tmp_path: Path) -> Non
     assert report.labels == ["ask_name", "answer_question", "farewell", "talk_to_human"]
     assert len(report.probes) == 16
     assert report.model_calls == 4 + 16 == scripted.count()
-    decisions = [call for call in scripted.calls if call.purpose == "route+reply"]
-    tool = decisions[0].tools[0]  # the engine's own transition tool, offered as the engine offers it
-    assert tool.name == "pathway_transition"
+    decisions = [call for call in scripted.calls if call.purpose == "decide"]
+    # The engine's own decision, asked as the engine asks it in the agent's mode (smart).
+    assert isinstance(decisions[0], StructuredRequest) and decisions[0].options[0] == "None of them"
     assert "## Current step: Greeting" in (decisions[0].messages[0].content or "")
 
     rows = {row["target"]: row for row in report.accuracy()}
@@ -104,7 +106,7 @@ async def test_an_edited_prompt_reasks_the_decisions_but_keeps_the_paraphrases(t
         scripted, AGENT, edited, "greeting", RoutingCache.in_dir(tmp_path), per_option=2
     )
     assert scripted.count("paraphrase") == 0
-    assert scripted.count("route+reply") == 16 == report.model_calls
+    assert scripted.count("decide") == 16 == report.model_calls
 
 
 async def test_paraphrases_out_of_format_are_reported_per_option(tmp_path: Path) -> None:

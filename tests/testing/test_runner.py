@@ -53,7 +53,8 @@ async def test_a_scripted_case_passes_with_a_transcript_and_its_trace(project: A
         [("greeting", "ask_name", "chosen")],
     )
     assert second.variables == {"customer_name": "Ann Lee"} and second.ended
-    assert [call["purpose"] for call in first.trace["modelCalls"]] == ["route+reply", "reply"]
+    # The decision, the reply from ask_name, and the extraction of ask_name's key (one move away).
+    assert [call["purpose"] for call in first.trace["modelCalls"]] == ["decide", "reply", "extract"]
     assert seen == [("started", 0), ("turn", 1), ("turn", 2), ("finished", 2)]
     session = await store.sessions.get(project_id, case.session_id)
     assert session is not None and session.provider == "test" and session.ended

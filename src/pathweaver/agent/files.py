@@ -53,7 +53,7 @@ AGENT_FILE_VERSION = 1
 _NODE_ORDER = ("id", "type", "position", "data")
 _NODE_DATA_ORDER = ("type", "title", "label", "prompt")
 _EDGE_ORDER = ("id", "source", "target", "data")
-_EDGE_DATA_ORDER = ("condition",)
+_EDGE_DATA_ORDER = ("condition", "expression")
 _AGENT_ORDER = (
     "name",
     "type",
@@ -68,8 +68,9 @@ _AGENT_ORDER = (
     "globalPrompt",
     "promptModules",
 )
-#: Agent settings written even at their default value, so a reader sees them.
-_AGENT_ALWAYS = frozenset({"name", "type", "status", "executionMode", "timezone"})
+#: Agent settings written even at their default value, so a reader sees them. (An unset
+#: ``executionMode`` is left out: it means "the server's choice for its model".)
+_AGENT_ALWAYS = frozenset({"name", "type", "status", "timezone"})
 _FILE_KEYS = ("schemaVersion", "agent", "pathway")
 
 

@@ -136,17 +136,23 @@ def _quote(text: str | None) -> str:
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
 
 
-def question(options: Sequence[Option], conversation: Sequence[Message]) -> str:
-    """The routing question that follows the history: the last exchange, then the statements."""
+def last_exchange(conversation: Sequence[Message]) -> tuple[str, str]:
+    """(the assistant's last words before the user's last message, that message)."""
     said = next((m.content for m in reversed(conversation) if m.role == "user" and m.content), "")
     last_user = max((i for i, m in enumerate(conversation) if m.role == "user"), default=len(conversation))
     asked = next(
-        (m.content for m in reversed(conversation[:last_user]) if m.role == "assistant" and m.content), None
+        (m.content for m in reversed(conversation[:last_user]) if m.role == "assistant" and m.content), ""
     )
+    return _quote(asked), _quote(said)
+
+
+def question(options: Sequence[Option], conversation: Sequence[Message]) -> str:
+    """The routing question that follows the history: the last exchange, then the statements."""
+    asked, said = last_exchange(conversation)
     lines = ["Routing check: this message is not from the user; do not reply to the user."]
     if asked:
-        lines.append(f'Your last message: "{_quote(asked)}"')
-    lines.append(f'The user\'s reply: "{_quote(said)}"')
+        lines.append(f'Your last message: "{asked}"')
+    lines.append(f'The user\'s reply: "{said}"')
     lines.append("")
     lines.append("Which of these statements is true of the user's reply?")
     lines.append(f"0. {NONE_OPTION}")
@@ -177,6 +183,7 @@ def request(
         max_tokens=16,
         purpose="decide",
         options=(NONE_OPTION, *(option.statement for option in options)),
+        exchange=last_exchange(conversation),
         context_tools=tuple(context_tools),
     )
 

@@ -82,6 +82,7 @@ from pathweaver.llm.base import (
     ToolSpec,
     Usage,
     serial,
+    step_last,
 )
 from pathweaver.llm.registry import Models
 from pathweaver.tools.builtins import is_builtin
@@ -291,7 +292,7 @@ async def run_turn(
                 now=now,
                 offer_transition=False,
                 client_instructions=turn.client_instructions,
-                step_last=serial(node_model),
+                step_last=step_last(node_model),
             )
             return extraction.request_for(keys, conversation, context=context)
         latest = last_context[0]
@@ -349,7 +350,7 @@ async def run_turn(
             now=now,
             offer_transition=bool(candidates),
             client_instructions=turn.client_instructions,
-            step_last=serial(serving),
+            step_last=step_last(serving),
         )
         request = ChatRequest(
             messages=tuple(messages),

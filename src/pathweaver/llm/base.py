@@ -143,6 +143,10 @@ class StructuredRequest:
     #: its own scores (the embedded one) answers by scoring the numbers instead of writing
     #: JSON, and returns the scores; the others decode the schema as usual.
     options: tuple[str, ...] = ()
+    #: For a choice: (what the assistant last said, what the user replied). A model that
+    #: keeps a separate context for side questions (the embedded one) asks the choice from
+    #: these alone, away from the conversation's cache; the others read ``messages``.
+    exchange: tuple[str, str] | None = None
     #: Tools described in the prompt but not offered for calling, so that the prompt starts
     #: exactly as the reply's does (the embedded model then reuses its evaluated prefix).
     context_tools: tuple[ToolSpec, ...] = ()
@@ -154,6 +158,21 @@ class StructuredResult:
     usage: Usage | None = None
     #: For a choice: each option's probability, where the model gives them.
     scores: tuple[float, ...] | None = None
+
+
+def step_last(model: object) -> bool:
+    """Whether ``model`` wants the current step's instructions after the history (through
+    wrappers): the embedded model, whose cache then keeps the rest of the prompt between
+    calls (:func:`pathweaver.engine.prompt.context`). HTTP upstreams get one leading system
+    message, which every chat template accepts."""
+    seen = 0
+    while model is not None and seen < 8:
+        found = getattr(model, "prompt_step_last", None)
+        if found is not None:
+            return bool(found)
+        model = getattr(model, "inner", None)
+        seen += 1
+    return False
 
 
 def serial(model: object) -> bool:

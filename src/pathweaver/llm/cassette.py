@@ -63,6 +63,7 @@ from pathweaver.llm.base import (
     TextDelta,
     ToolCallDelta,
     Usage,
+    step_last,
 )
 
 CASSETTE_VERSION = 1
@@ -227,6 +228,9 @@ class Cassette:
     entries: list[Entry] = field(default_factory=list)
     #: Free-form records a caller keeps beside the calls (the test runner: user turns).
     conversations: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether the recorded model took the step after the history (the embedded model's
+    #: prompt layout, :func:`pathweaver.llm.base.step_last`): a replay lays prompts out the same.
+    step_last: bool = False
 
     def begin(self, kind: str, call: str, purpose: str, request: dict[str, Any]) -> Entry:
         """File a call that is starting, under the current scope; fill ``response`` when done."""
@@ -241,6 +245,7 @@ class Cassette:
         return {
             "version": CASSETTE_VERSION,
             "model": self.model,
+            "stepLast": self.step_last,
             "entries": [entry.to_json() for entry in self.entries],
             "conversations": self.conversations,
         }
@@ -280,7 +285,12 @@ class Cassette:
             raise errors.UserError(
                 f"{path}: a cassette entry is malformed ({exc}); record it again"
             ) from None
-        return cls(str(raw.get("model", "")), entries, list(raw.get("conversations", [])))
+        return cls(
+            str(raw.get("model", "")),
+            entries,
+            list(raw.get("conversations", [])),
+            bool(raw.get("stepLast", False)),
+        )
 
 
 class Player:
@@ -390,7 +400,9 @@ class RecordingModel:
         self.inner = inner
         self.cassette = cassette
         self.name = inner.name
-        cassette.model = cassette.model or inner.name  # the default model: wrapped first
+        if not cassette.model:  # the default model: wrapped first
+            cassette.model = inner.name
+            cassette.step_last = step_last(inner)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         entry = self.cassette.begin("model", "stream", request.purpose, request_json(request))
@@ -435,6 +447,7 @@ class ReplayModel:
     def __init__(self, cassette: Cassette) -> None:
         self.cassette = cassette
         self.name = cassette.model or "replay"
+        self.prompt_step_last = cassette.step_last
         self.player = cassette.player()
         self.calls = 0
         self.mismatch: CassetteMismatch | None = None

@@ -8,7 +8,8 @@ code. This follows Qwen2.5's published template:
   into one system block (a default one when there is none);
 * offered tools are described in that system block, one JSON object per line inside
   ``<tools></tools>``, with the instruction to answer calls as
-  ``<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>``;
+  ``<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>``, and (our addition)
+  never to write about functions in an answer;
 * an assistant turn's tool calls are rendered in that same form, and tool results go back as
   a user turn of ``<tool_response>`` blocks;
 * the prompt ends with ``<|im_start|>assistant\\n`` for the model to continue.
@@ -29,10 +30,17 @@ _TOOLS_INTRO = (
     "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
 )
+#: Small models otherwise *describe* a call in their reply ("Call the lookup function with
+#: ...") instead of making it: a reply is either a call or an answer for the user.
+_NO_NARRATION = (
+    "\n\nEither call a function as shown, or answer the user directly. Never write about functions, "
+    "tools or calls in an answer to the user."
+)
 _TOOLS_OUTRO = (
     "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
     "within <tool_call></tool_call> XML tags:\n<tool_call>\n"
     '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+    + _NO_NARRATION
 )
 
 

@@ -67,6 +67,7 @@ def build_model(settings: Settings) -> Model:
         context_size=settings.local_model_context,
         threads=settings.local_model_threads,
         queue_limit=settings.local_model_queue,
+        seed=settings.local_model_seed,
     )
 
 

@@ -104,7 +104,9 @@ class Backend(Protocol):
 class LlamaBackend:
     """:class:`Backend` over ``llama_cpp.Llama`` (imported here: it is an optional extra)."""
 
-    def __init__(self, path: Path, *, context_size: int, threads: int | None) -> None:
+    def __init__(
+        self, path: Path, *, context_size: int, threads: int | None, seed: int | None = None
+    ) -> None:
         try:
             import llama_cpp
             from llama_cpp.llama_grammar import LlamaGrammar
@@ -123,6 +125,7 @@ class LlamaBackend:
                 n_threads=threads,
                 n_threads_batch=threads,
                 verbose=False,
+                seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
             )
         except (ValueError, RuntimeError) as error:
             raise LLMConfigError(
@@ -130,6 +133,14 @@ class LlamaBackend:
                 code="local_model_unloadable",
             ) from None
         self.context_size = context_size
+        self._open_side: Callable[[], Any] = lambda: llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=SIDE_CONTEXT,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+        self._side: Any = None
         self._stops = {self._llama.token_eos()}
         for marker in chatml.END_MARKERS:
             ids = self.tokenize(marker)
@@ -176,15 +187,19 @@ class LlamaBackend:
             yield tail
         yield Done("stop" if reason == "stop" else "length", len(prompt), count)
 
-    def score_next(self, prompt: list[int], candidates: Sequence[int]) -> list[float]:
+    def score_next(self, prompt: list[int], candidates: Sequence[int], *, side: bool = False) -> list[float]:
         """The logits of ``candidates`` as the token after ``prompt``, sampling nothing.
 
         The evaluated prefix that ``prompt`` shares with the previous call is reused, as
-        ``Llama.generate`` does, so a decision after the reply's prefix costs its suffix.
+        ``Llama.generate`` does. ``side``: in the side context (a second llama.cpp context
+        over the same memory-mapped weights, opened on first use), so that side questions
+        never evict the conversation's prefix from the main context's cache.
         """
         import numpy as np
 
-        llama = self._llama
+        if side and self._side is None:
+            self._side = self._open_side()
+        llama = self._side if side else self._llama
         cached = llama._input_ids.tolist()
         reuse = min(llama.longest_token_prefix(cached, prompt), len(prompt) - 1)
         llama.n_tokens = max(reuse, 0)
@@ -193,6 +208,8 @@ class LlamaBackend:
         return [float(logits[token]) for token in candidates]
 
     def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
         self._llama.close()
 
 
@@ -205,6 +222,8 @@ class LocalModel:
 
     #: One call at a time (see :func:`pathweaver.llm.base.serial`).
     serial_calls = True
+    #: The step after the history, for the cache (see :func:`pathweaver.llm.base.step_last`).
+    prompt_step_last = True
 
     def __init__(
         self,
@@ -227,10 +246,16 @@ class LocalModel:
 
     @classmethod
     def from_path(
-        cls, path: Path, *, context_size: int = 4096, threads: int | None = None, queue_limit: int = 8
+        cls,
+        path: Path,
+        *,
+        context_size: int = 4096,
+        threads: int | None = None,
+        queue_limit: int = 8,
+        seed: int | None = None,
     ) -> LocalModel:
         def load() -> Backend:
-            return LlamaBackend(path, context_size=context_size, threads=threads)
+            return LlamaBackend(path, context_size=context_size, threads=threads, seed=seed)
 
         return cls(load, name=path.stem, queue_limit=queue_limit)
 
@@ -320,9 +345,12 @@ class LocalModel:
         labels = [str(number) for number in range(len(request.options))]
 
         def generate(backend: Backend, stop: threading.Event) -> Iterator[tuple[list[float] | str, int]]:
-            prompt = _fit(backend, request.messages, request.context_tools, "", 4)
             scorer = getattr(backend, "score_next", None)
             ids = [backend.tokenize(label) for label in labels]
+            if scorer is not None and all(len(i) == 1 for i in ids) and request.exchange is not None:
+                yield _calibrated(backend, scorer, request, [i[0] for i in ids])
+                return
+            prompt = _fit(backend, request.messages, request.context_tools, "", 4)
             if scorer is not None and all(len(i) == 1 for i in ids):
                 yield scorer(prompt, [i[0] for i in ids]), len(prompt)
                 return
@@ -346,10 +374,7 @@ class LocalModel:
                     "the embedded model's choice is not one of the options", details={"output": found[:50]}
                 )
             return StructuredResult({"choice": int(found)}, Usage(prompt_tokens, len(found)))
-        top = max(found)
-        weights = [math.exp(logit - top) for logit in found]
-        total = sum(weights)
-        scores = tuple(weight / total for weight in weights)
+        scores = tuple(found) if abs(sum(found) - 1.0) < 1e-6 and min(found) >= 0 else _softmax(found)
         best = max(range(len(scores)), key=scores.__getitem__)
         return StructuredResult({"choice": best}, Usage(prompt_tokens, 0), scores)
 
@@ -484,6 +509,71 @@ class _ToolCallSplitter:
         return ToolCallDelta(
             index=0, id=call_id, name=name, arguments=json.dumps(arguments, ensure_ascii=False)
         )
+
+
+#: The side context holds one short question at a time (decisions).
+SIDE_CONTEXT = 2048
+#: Replies with no content, for contextual calibration (Zhao et al., 2021): the model's
+#: leaning among the numbers when the reply says nothing, divided out of its answer.
+CONTENT_FREE = ("N/A", "", "[MASK]")
+_CHOICE_SYSTEM = "You read a conversation and decide which statement about the user's reply is true."
+
+
+def _softmax(logits: Sequence[float]) -> tuple[float, ...]:
+    top = max(logits)
+    weights = [math.exp(logit - top) for logit in logits]
+    total = sum(weights)
+    return tuple(weight / total for weight in weights)
+
+
+def choice_prompt(options: Sequence[str], asked: str, said: str) -> list[Message]:
+    """The choice as the embedded model is asked it, in its side context.
+
+    Measured on ``bench/routing_dev`` against asking after the conversation's own prompt
+    (see ``bench/routing/README.md``): the statements first and the reply last, so that the
+    calibration prompts share everything but the reply.
+    """
+    lines = ["Statements:"]
+    lines.extend(f"{number}. {text}" for number, text in enumerate(options))
+    lines.append("")
+    if asked:
+        lines.append(f'Assistant said: "{asked}"')
+    lines.append(f'User replied: "{said}"')
+    lines.append("")
+    lines.append("Which statement is true of the user's reply? Answer with the number only.")
+    return [Message(role="system", content=_CHOICE_SYSTEM), Message(role="user", content="\n".join(lines))]
+
+
+def _calibrated(
+    backend: Backend, scorer: Callable[..., list[float]], request: StructuredRequest, ids: list[int]
+) -> tuple[list[float], int]:
+    """Probabilities for the options, calibrated against content-free replies; and tokens read.
+
+    Four passes in the side context: the reply, then three replies that say nothing. Each
+    evaluates only what differs from the one before (the reply and the question after it).
+    """
+    assert request.exchange is not None
+    asked, said = request.exchange
+    evaluated = 0
+    previous: list[int] = []
+
+    def probabilities(reply: str) -> tuple[float, ...]:
+        nonlocal evaluated, previous
+        tokens = backend.tokenize(chatml.render(choice_prompt(request.options, asked, reply)))
+        shared = next(
+            (i for i, (a, b) in enumerate(zip(previous, tokens, strict=False)) if a != b),
+            min(len(previous), len(tokens)),
+        )
+        evaluated += len(tokens) - shared
+        previous = tokens
+        return _softmax(scorer(tokens, ids, side=True))
+
+    answer = probabilities(said)
+    priors = [probabilities(blank) for blank in CONTENT_FREE]
+    prior = [sum(p[i] for p in priors) / len(priors) for i in range(len(ids))]
+    weights = [a / max(p, 1e-6) for a, p in zip(answer, prior, strict=True)]
+    total = sum(weights)
+    return [w / total for w in weights], evaluated
 
 
 def schema_instructions(schema: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pathweaver import jsonvalues
 from pathweaver.engine.state import NewMessage, SessionState, StoredMessage, TurnOutcome, TurnRecord
 from pathweaver.errors import Conflict
 from pathweaver.llm.base import Message, ToolCall
@@ -44,7 +45,8 @@ def _session(m: Mapping[Any, Any]) -> SessionState:
         session_type=m["session_type"],
         status=m["status"],
         end_reason=m["end_reason"],
-        variables=m["variables"],
+        # Nested past the limit only if stored before it existed: clipped, so reads work.
+        variables=jsonvalues.clipped(m["variables"]),
         extracted=m["extracted"],
         current_node_id=m["current_node_id"],
         visited=tuple(m["visited"]),

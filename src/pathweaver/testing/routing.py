@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,9 +33,10 @@ from typing import Any
 
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Pathway
-from pathweaver.engine import prompt
+from pathweaver.engine import prompt, routing
+from pathweaver.engine.turn import effective_mode
 from pathweaver.errors import LLMError, NotFound, UserError
-from pathweaver.llm.base import ChatRequest, Message, Model, StructuredRequest, collect
+from pathweaver.llm.base import ChatRequest, Message, Model, StructuredRequest, collect, step_last
 from pathweaver.llm.cassette import fingerprint, request_json
 
 STAY = "(stay)"
@@ -244,10 +245,14 @@ async def check_routing(
         made = cache.paraphrases[key]
         options.append(Option(target, condition, tuple(made["positives"]), tuple(made["negatives"])))
 
+    # The decision as the engine makes it in the agent's mode: its own call (smart, balance),
+    # or the transition tool offered with the reply (turbo).
+    turbo = effective_mode(agent, model) == "turbo"
     system = prompt.system_prompt(
-        agent, node, session_vars={}, extracted={}, now=FIXED_NOW, offer_transition=True
+        agent, node, session_vars={}, extracted={}, now=FIXED_NOW, offer_transition=turbo
     )
     tool = prompt.transition_tool(candidates)
+    choices = routing.model_options(pathway, node)
     allowed = {target for target, _ in candidates}
     probes = []
     for option in options:
@@ -255,15 +260,30 @@ async def check_routing(
             *((t, True) for t in option.positives),
             *((t, False) for t in option.negatives),
         ]:
-            request = ChatRequest(
-                messages=(Message(role="system", content=system), Message(role="user", content=text)),
-                tools=(tool,),
-                purpose="route+reply",
-            )
+            said = (Message(role="user", content=text),)
+            request: ChatRequest | StructuredRequest
+            if turbo:
+                request = ChatRequest(
+                    messages=(Message(role="system", content=system), *said),
+                    tools=(tool,),
+                    purpose="route+reply",
+                )
+            else:
+                context = prompt.context(
+                    agent,
+                    node,
+                    said,
+                    session_vars={},
+                    extracted={},
+                    now=FIXED_NOW,
+                    offer_transition=False,
+                    step_last=step_last(model),
+                )
+                request = routing.request(context, choices, said)
             key = _key("decision", fingerprint(request_json(request)), model.name)
             if key not in cache.decisions:
                 calls += 1
-                cache.decisions[key] = await _decide(model, request, allowed)
+                cache.decisions[key] = await _decide(model, request, allowed, choices)
             probes.append(Probe(text, option.target, positive, cache.decisions[key]))
     cache.save()
     return RoutingReport(node_id, model.name, tuple(options), tuple(probes), calls)
@@ -301,7 +321,20 @@ def _texts(raw: object, kind: str) -> list[str]:
     return [item.strip() for item in raw]
 
 
-async def _decide(model: Model, request: ChatRequest, allowed: set[str]) -> str:
+async def _decide(
+    model: Model,
+    request: ChatRequest | StructuredRequest,
+    allowed: set[str],
+    choices: Sequence[routing.Option],
+) -> str:
+    if isinstance(request, StructuredRequest):
+        try:
+            chosen, why = routing.chosen(await model.structured(request), choices)
+        except LLMError:
+            return INVALID
+        if why is not None:
+            return INVALID
+        return chosen.target if chosen is not None else STAY
     result = await collect(model.stream(request))
     call = next((c for c in result.tool_calls if c.name == prompt.TRANSITION_TOOL), None)
     if call is None:
