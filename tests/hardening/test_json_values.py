@@ -168,7 +168,7 @@ async def test_a_session_stored_deeper_than_the_limit_is_read_clipped(
     for _ in range(MAX_DEPTH - 1):  # the variables are level 1, "v" level 2
         value = value["a"]
     assert value == CLIPPED
-    searched = await client.post(f"{v1}/sessions/search", json={"search_string": "old"}, headers=project.auth)
+    searched = await client.post(f"{v1}/sessions/search", json={"search_string": '"a"'}, headers=project.auth)
     assert searched.status_code == 200 and searched.json()["pagination"]["total"] == 1
     turn = await client.post(
         f"{v1}/chat/completions",
