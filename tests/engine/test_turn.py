@@ -18,7 +18,7 @@ from pathweaver.engine.events import TransitionChosen, TransitionRejected, TurnD
 from pathweaver.engine.prompt import TRANSITION_TOOL, render
 from pathweaver.engine.state import SessionState
 from pathweaver.engine.turn import Limits, TurnInput, run_turn
-from pathweaver.errors import StepLimitExceeded, TurnError
+from pathweaver.errors import StepLimitExceeded
 from pathweaver.llm.base import ChatRequest, Message, ToolCall
 from pathweaver.llm.scripted import Reply, ScriptedModel
 
@@ -202,10 +202,13 @@ async def test_goto_with_a_null_reference_stays() -> None:
     assert outcome.node_after == "ask_date"
 
 
-async def test_goto_cycle_is_a_named_error() -> None:
-    model = ScriptedModel([go("loop2")])
-    with pytest.raises(TurnError, match="goto cycle"):
-        await turn(goto_graph("loop2"), session("ask_date"), "no", model)
+async def test_a_goto_cycle_keeps_the_conversation_where_it_was_and_says_why() -> None:
+    model = ScriptedModel([go("loop2"), Reply("Which day then?")])
+    outcome, _ = await turn(goto_graph("loop2"), session("ask_date"), "no", model)
+    assert outcome.node_after == "ask_date" and outcome.text == "Which day then?"
+    (notice,) = outcome.trace["notices"]
+    assert notice["kind"] == "goto_cycle" and "goto cycle" in notice["message"]
+    assert notice["nodeId"] == "ask_date"
 
 
 async def test_the_step_cap_raises_a_named_error() -> None:

@@ -64,6 +64,16 @@ class DecisionMade:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Stored configuration a turn could not use as written, and what it did instead
+    (``kind``: ``model_unavailable``, ``goto_cycle``). The turn goes on."""
+
+    kind: str
+    node_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class VariableSet:
     key: str
     value: Any
@@ -132,6 +142,7 @@ TurnEvent = (
     | TransitionChosen
     | TransitionRejected
     | DecisionMade
+    | Notice
     | VariableSet
     | VariableRejected
     | ModelCalled
@@ -184,6 +195,7 @@ class Trace:
     variables_rejected: dict[str, str] = field(default_factory=dict)
     model_calls: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
     tool_events: list[dict[str, Any]] = field(default_factory=list)
     knowledge: list[dict[str, Any]] = field(default_factory=list)
 
@@ -207,6 +219,8 @@ class Trace:
                 )
             case DecisionMade() as decision:
                 self.decisions.append(_decision_json(decision))
+            case Notice(kind=kind, node_id=node_id, message=message):
+                self.notices.append({"kind": kind, "nodeId": node_id, "message": message})
             case VariableSet(key=key, value=value):
                 self.variables_set[key] = value
             case VariableRejected(key=key, reason=reason):
@@ -259,6 +273,7 @@ class Trace:
             "transitions": self.transitions,
             "variables": {"set": self.variables_set, "rejected": self.variables_rejected},
             "decisions": self.decisions,
+            "notices": self.notices,
             "modelCalls": self.model_calls,
             "toolEvents": self.tool_events,
             "knowledge": self.knowledge,

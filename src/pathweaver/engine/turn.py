@@ -52,6 +52,7 @@ from pathweaver.engine.events import (
     KnowledgeRetrieved,
     ModelCalled,
     NodeEntered,
+    Notice,
     ReplyDelta,
     ToolCalled,
     ToolResulted,
@@ -66,7 +67,7 @@ from pathweaver.engine.events import (
 )
 from pathweaver.engine.prompt import merged_variables
 from pathweaver.engine.state import NewMessage, SessionState, TurnOutcome
-from pathweaver.errors import LLMError, PathwayError, StepLimitExceeded, TurnError
+from pathweaver.errors import LLMConfigError, LLMError, PathwayError, StepLimitExceeded, TurnError
 from pathweaver.knowledge.bases import Retrieval
 from pathweaver.llm.base import (
     ChatEvent,
@@ -273,7 +274,22 @@ async def run_turn(
     conversation = [*turn.history, *turn.incoming]
     user_spoke = any(m.role == "user" for m in turn.incoming)
 
-    node_model = models.pick(node.data.model, agent.model)
+    unavailable: set[str] = set()
+
+    def pick(at: Node) -> Model:
+        """The model for ``at``; a choice this server cannot serve (saved with a warning, since
+        another deployment may serve it) falls back to the agent's, then the default, and is
+        noted in the trace once per node."""
+        for choices in ((at.data.model, agent.model), (agent.model,)):
+            try:
+                return models.pick(*choices)
+            except LLMConfigError as problem:
+                if at.id not in unavailable:
+                    unavailable.add(at.id)
+                    trace.record(Notice("model_unavailable", at.id, f"{problem.message}; used the default"))
+        return models.default
+
+    node_model = pick(node)
     mode = effective_mode(agent, node_model)
     ahead = routing.reachable(pathway, node) if mode != "turbo" else []
     configs = extraction.keys_to_extract(agent, pathway, [*visited, *ahead])
@@ -339,7 +355,7 @@ async def run_turn(
             retrieved_event = KnowledgeRetrieved(at.id, knowledge.record)
             trace.record(retrieved_event)
             found.append(retrieved_event)
-        serving = models.pick(at.data.model, agent.model)
+        serving = pick(at)
         messages = prompt.context(
             agent,
             at,
@@ -369,7 +385,15 @@ async def run_turn(
         entered_events: list[TurnEvent] = []
         entered = pathway.node(target)
         assert entered is not None  # options only name existing nodes
-        for step_node in resolve_goto(pathway, entered, origin=origin):
+        try:
+            path = resolve_goto(pathway, entered, origin=origin)
+        except (TurnError, PathwayError) as problem:
+            # Saved with a warning (a goto cycle, a goto to a deleted node): the turn stays
+            # where it was and says why in the trace, instead of failing.
+            notice = Notice("goto_cycle", origin.id, f"{problem}; the conversation stayed at {origin.id!r}")
+            trace.record(notice)
+            return [notice]
+        for step_node in path:
             steps += 0 if step_node is entered else 1
             if steps > limits.max_steps:
                 raise StepLimitExceeded(f"the turn took more than {limits.max_steps} steps following gotos")

@@ -13,8 +13,10 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Pathway
 from pathweaver.config import Settings
+from pathweaver.errors import LLMConfigError
 from pathweaver.lifecycle import delivery as sending
 from pathweaver.lifecycle.finalize import finalize
 from pathweaver.llm.base import Model
@@ -67,6 +69,15 @@ class LifecycleWorker:
             await self.end_idle_sessions()
         return did or bool(deliveries)
 
+    def _model_for(self, agent: AgentConfig) -> Model:
+        """The agent's model; one this server cannot serve (saved with a warning) is logged and
+        the default serves, so the end of the session still extracts, evaluates and delivers."""
+        try:
+            return self.models.pick(agent.model)
+        except LLMConfigError as problem:
+            log.warning("end of session: %s; using the default model", problem.message)
+            return self.models.default
+
     async def run_one_job(self) -> bool:
         claimed = await self.store.lifecycle.claim_job("finalize")
         if claimed is None:
@@ -79,9 +90,7 @@ class LifecycleWorker:
             pathway = Pathway.model_validate(stored.document)
             history = await self.store.sessions.messages(session_pk)
             subscriptions = await self.store.lifecycle.subscriptions(session.project_id)
-            result = await finalize(
-                self.models.pick(agent.model), agent, pathway, session, history, subscriptions
-            )
+            result = await finalize(self._model_for(agent), agent, pathway, session, history, subscriptions)
         except Exception as exc:
             log.exception("end-of-session pipeline failed for session %s", session_pk)
             await self.store.lifecycle.finish_job(job_id, error=f"{type(exc).__name__}: {exc}")

@@ -348,7 +348,7 @@ class LocalModel:
             scorer = getattr(backend, "score_next", None)
             ids = [backend.tokenize(label) for label in labels]
             if scorer is not None and all(len(i) == 1 for i in ids) and request.exchange is not None:
-                yield _calibrated(backend, scorer, request, [i[0] for i in ids])
+                yield _side_choice(backend, scorer, request, [i[0] for i in ids])
                 return
             prompt = _fit(backend, request.messages, request.context_tools, "", 4)
             if scorer is not None and all(len(i) == 1 for i in ids):
@@ -513,9 +513,6 @@ class _ToolCallSplitter:
 
 #: The side context holds one short question at a time (decisions).
 SIDE_CONTEXT = 2048
-#: Replies with no content, for contextual calibration (Zhao et al., 2021): the model's
-#: leaning among the numbers when the reply says nothing, divided out of its answer.
-CONTENT_FREE = ("N/A", "", "[MASK]")
 _CHOICE_SYSTEM = "You read a conversation and decide which statement about the user's reply is true."
 
 
@@ -527,53 +524,26 @@ def _softmax(logits: Sequence[float]) -> tuple[float, ...]:
 
 
 def choice_prompt(options: Sequence[str], asked: str, said: str) -> list[Message]:
-    """The choice as the embedded model is asked it, in its side context.
-
-    Measured on ``bench/routing_dev`` against asking after the conversation's own prompt
-    (see ``bench/routing/README.md``): the statements first and the reply last, so that the
-    calibration prompts share everything but the reply.
-    """
-    lines = ["Statements:"]
-    lines.extend(f"{number}. {text}" for number, text in enumerate(options))
-    lines.append("")
-    if asked:
-        lines.append(f'Assistant said: "{asked}"')
+    """The choice as the embedded model is asked it, in its side context: the last exchange,
+    the numbered statements, the question (the framing measured best on ``bench/routing``)."""
+    lines = [f'Assistant said: "{asked}"'] if asked else []
     lines.append(f'User replied: "{said}"')
     lines.append("")
-    lines.append("Which statement is true of the user's reply? Answer with the number only.")
+    lines.append("Which of these statements is true of the user's reply?")
+    lines.extend(f"{number}. {text}" for number, text in enumerate(options))
+    lines.append("")
+    lines.append("Answer with the number only.")
     return [Message(role="system", content=_CHOICE_SYSTEM), Message(role="user", content="\n".join(lines))]
 
 
-def _calibrated(
+def _side_choice(
     backend: Backend, scorer: Callable[..., list[float]], request: StructuredRequest, ids: list[int]
 ) -> tuple[list[float], int]:
-    """Probabilities for the options, calibrated against content-free replies; and tokens read.
-
-    Four passes in the side context: the reply, then three replies that say nothing. Each
-    evaluates only what differs from the one before (the reply and the question after it).
-    """
+    """Probabilities for the options, read in one pass in the side context; and its tokens."""
     assert request.exchange is not None
     asked, said = request.exchange
-    evaluated = 0
-    previous: list[int] = []
-
-    def probabilities(reply: str) -> tuple[float, ...]:
-        nonlocal evaluated, previous
-        tokens = backend.tokenize(chatml.render(choice_prompt(request.options, asked, reply)))
-        shared = next(
-            (i for i, (a, b) in enumerate(zip(previous, tokens, strict=False)) if a != b),
-            min(len(previous), len(tokens)),
-        )
-        evaluated += len(tokens) - shared
-        previous = tokens
-        return _softmax(scorer(tokens, ids, side=True))
-
-    answer = probabilities(said)
-    priors = [probabilities(blank) for blank in CONTENT_FREE]
-    prior = [sum(p[i] for p in priors) / len(priors) for i in range(len(ids))]
-    weights = [a / max(p, 1e-6) for a, p in zip(answer, prior, strict=True)]
-    total = sum(weights)
-    return [w / total for w in weights], evaluated
+    tokens = backend.tokenize(chatml.render(choice_prompt(request.options, asked, said)))
+    return list(_softmax(scorer(tokens, ids, side=True))), len(tokens)
 
 
 def schema_instructions(schema: Mapping[str, Any]) -> str:
