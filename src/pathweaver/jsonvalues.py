@@ -56,7 +56,7 @@ def may_be_too_deep(raw: bytes, max_depth: int = MAX_DEPTH) -> bool:
 def may_hold_surrogate(raw: bytes) -> bool:
     """False when the JSON text ``raw`` cannot spell a surrogate."""
     # The plain ``in`` tests first: a regular expression without a literal start scans slowly.
-    if b"\\u" in raw and _ESCAPED_SURROGATE.search(raw):
+    if b"\\" in raw and _ESCAPED_SURROGATE.search(raw):
         return True
     if b"\xed" in raw and _ENCODED_SURROGATE.search(raw):
         return True
@@ -80,17 +80,20 @@ def problem(value: Any, max_depth: int = MAX_DEPTH, *, texts: bool = True) -> Pr
 
 
 def _depth_within(value: Any, max_depth: int) -> bool:
-    level = [value] if isinstance(value, dict | list) else []
+    level = [value] if type(value) in _CONTAINERS else []
     for _ in range(max_depth):
         if not level:
             return True
-        level = [
-            child
-            for item in level
-            for child in (item.values() if isinstance(item, dict) else item)
-            if isinstance(child, dict | list)
-        ]
+        deeper: list[Any] = []
+        for item in level:
+            children = item.values() if type(item) is dict else item
+            deeper.extend([child for child in children if type(child) in _CONTAINERS])
+        level = deeper
     return not level
+
+
+#: What JSON parses objects and arrays into (exact types: a walk is on the hot path).
+_CONTAINERS = (dict, list)
 
 
 def _walk(value: Any, max_depth: int) -> Problem | None:
