@@ -72,7 +72,8 @@ export interface ApiEdge {
   id: string;
   source: string;
   target: string;
-  data: { condition: string; [extra: string]: unknown };
+  /** `expression`: a condition over variables (`party_size > 8`), decided without the model. */
+  data: { condition: string; expression?: string; [extra: string]: unknown };
   [extra: string]: unknown;
 }
 
@@ -129,6 +130,37 @@ export interface TraceTransition {
   candidates: Candidate[];
 }
 
+/** One option a routing decision offered; the first (target null) is "None of them: stay". */
+export interface TraceDecisionOption {
+  target: string | null;
+  statement: string;
+  via?: "edge" | "global" | string;
+  /** The model's probability for this option (0..1), where the model reports it. */
+  score?: number;
+}
+
+/** Why the conversation moved or stayed after the user's message (smart and balance modes). */
+export interface TraceDecision {
+  nodeId: string;
+  decidedBy: "model" | "expression" | "error" | "none" | string;
+  chosen: string | null;
+  options: TraceDecisionOption[];
+  expression?: string;
+  edgeId?: string | null;
+  expressionErrors?: { edgeId: string; error: string }[];
+  latencyMs?: number;
+  promptTokens?: number | null;
+  completionTokens?: number | null;
+  error?: string;
+}
+
+/** Stored configuration the turn could not use as written (a model not served, a goto cycle). */
+export interface TraceNotice {
+  kind: string;
+  nodeId: string;
+  message: string;
+}
+
 export interface TraceModelCall {
   purpose: string;
   model: string;
@@ -152,6 +184,9 @@ export interface Trace {
   nodeAfter: string | null;
   entered: { nodeId: string; via: string }[];
   transitions: TraceTransition[];
+  /** Routing decisions (servers before expression edges and execution modes have none). */
+  decisions?: TraceDecision[];
+  notices?: TraceNotice[];
   variables: { set: Record<string, unknown>; rejected: Record<string, string> };
   modelCalls: TraceModelCall[];
   clientToolCalls: TraceToolCall[];

@@ -4,7 +4,15 @@
  */
 import { useState } from "react";
 import type { ApiNodeData, VariableConfig } from "../api/types";
-import { displayKind, nodeTitle, withKind, type FlowEdge, type FlowNode, type NewNodeKind } from "../graph/convert";
+import {
+  displayKind,
+  edgeExpression,
+  nodeTitle,
+  withKind,
+  type FlowEdge,
+  type FlowNode,
+  type NewNodeKind,
+} from "../graph/convert";
 import type { PlacedIssue } from "../graph/issues";
 import type { DraftActions } from "../state/draft";
 import { KIND_LABELS } from "./PathwayNodeView";
@@ -65,6 +73,11 @@ export default function Inspector({ nodes, edges, variables, issues, actions }: 
     );
   }
   return <Overview issues={issues} actions={actions} nodeCount={nodes.length} edgeCount={edges.length} />;
+}
+
+/** A problem with the edge's expression, shown under the expression field. */
+function isExpressionIssue(issue: PlacedIssue): boolean {
+  return /(^|\.)data\.expression$/.test(issue.field ?? "");
 }
 
 function IssueList({ issues, onPick }: { issues: PlacedIssue[]; onPick?: (issue: PlacedIssue) => void }) {
@@ -279,25 +292,53 @@ function EdgeInspector({
   issues: PlacedIssue[];
   actions: DraftActions;
 }) {
+  const expression = edgeExpression(edge.data);
+  const expressionIssues = issues.filter(isExpressionIssue);
   return (
     <div className="pw-inspector" data-testid="edge-inspector">
       <h2>Edge</h2>
       <p className="pw-edge-ends">
         <strong>{nameOf(edge.source)}</strong> → <strong>{nameOf(edge.target)}</strong>
       </p>
-      <IssueList issues={issues} />
+      <IssueList issues={issues.filter((i) => !isExpressionIssue(i))} />
       <label>
-        Condition
+        {expression ? "Label (optional)" : "Condition"}
         <textarea
-          rows={4}
+          rows={expression ? 2 : 4}
           value={edge.data?.condition ?? ""}
           onChange={(e) => actions.setCondition(edge.id, e.target.value)}
-          placeholder="When to follow this edge, in plain words: The user wants to book a table"
-          autoFocus={!edge.data?.condition}
+          placeholder={
+            expression
+              ? "A name for people reading the pathway: Large group"
+              : "When to follow this edge, in plain words: The user wants to book a table"
+          }
+          autoFocus={!edge.data?.condition && !expression}
+          data-testid="edge-condition"
         />
       </label>
       <p className="pw-hint">
-        The model reads this to decide whether the conversation moves on. Write it broadly enough to match how people speak.
+        {expression
+          ? "The expression decides this edge; the model never reads this text. It labels the edge on the canvas."
+          : "The model reads this to decide whether the conversation moves on. Write it broadly enough to match how people speak."}
+      </p>
+      <label>
+        Expression (optional)
+        <input
+          type="text"
+          className={`pw-code-input${expressionIssues.some((i) => i.level === "error") ? " invalid" : ""}`}
+          value={edge.data?.expression ?? ""}
+          onChange={(e) => actions.setExpression(edge.id, e.target.value)}
+          placeholder="party_size > 8"
+          spellCheck={false}
+          data-testid="edge-expression"
+        />
+      </label>
+      <IssueList issues={expressionIssues} />
+      <p className="pw-hint" data-testid="expression-hint">
+        A condition over variables, decided without the model and before the plain-language edges: <code>party_size &gt; 8</code>,{" "}
+        <code>customer_tier in ["gold", "platinum"] and phone is not set</code>. Use <code>== != &lt; &lt;= &gt; &gt;=</code>,{" "}
+        <code>and</code>, <code>or</code>, <code>not</code>, <code>in</code>, <code>is set</code>; texts in "quotes". Leave it
+        empty to let the model decide.
       </p>
       <button type="button" className="danger" onClick={actions.deleteSelection}>
         Delete edge

@@ -1,6 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { PathwayDocument } from "../api/types";
-import { canLeave, displayKind, freeId, newEdge, newNode, nodeTitle, toApi, toFlow, withKind, withoutNodes } from "./convert";
+import {
+  canLeave,
+  displayKind,
+  edgeExpression,
+  freeId,
+  newEdge,
+  newNode,
+  nodeTitle,
+  toApi,
+  toFlow,
+  withKind,
+  withoutNodes,
+} from "./convert";
 
 const stored: PathwayDocument = {
   schemaHint: "kept",
@@ -60,6 +72,42 @@ describe("toFlow / toApi", () => {
     const doc = toApi(graph);
     expect(doc.nodes[0]).toMatchObject({ position: { x: 40, y: 60 }, data: { prompt: "Hello", title: "Greeting" } });
     expect(doc.edges[0].data).toEqual({ condition: "Goodbye", weight: 2 });
+  });
+});
+
+describe("expression edges", () => {
+  const withExpression: PathwayDocument = {
+    ...stored,
+    edges: [
+      ...stored.edges,
+      { id: "big", source: "greeting", target: "human", data: { condition: "Large group", expression: "party_size > 8" } },
+    ],
+  };
+
+  it("keeps data.expression apart from the condition and writes it back", () => {
+    const graph = toFlow(withExpression);
+    expect(graph.edges[1].data).toMatchObject({ condition: "Large group", expression: "party_size > 8" });
+    expect(graph.edges[1].data?.dataRest).toEqual({});
+    expect(edgeExpression(graph.edges[1].data)).toBe("party_size > 8");
+    expect(edgeExpression(graph.edges[0].data)).toBeNull();
+    expect(toApi(graph)).toEqual(withExpression);
+  });
+
+  it("leaves data.expression out when it is blank", () => {
+    const graph = toFlow(withExpression);
+    graph.edges[1] = { ...graph.edges[1], data: { ...graph.edges[1].data!, expression: "   " } };
+    expect(toApi(graph).edges[1].data).toEqual({ condition: "Large group" });
+    expect(edgeExpression(graph.edges[1].data)).toBeNull();
+  });
+
+  it("carries an expression that is not a text untouched, for the server to name", () => {
+    const odd: PathwayDocument = {
+      ...stored,
+      edges: [{ id: "x", source: "greeting", target: "bye", data: { condition: "c", expression: 8 as unknown as string } }],
+    };
+    const graph = toFlow(odd);
+    expect(graph.edges[0].data?.expression).toBeUndefined();
+    expect(toApi(graph)).toEqual(odd);
   });
 });
 

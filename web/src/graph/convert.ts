@@ -8,7 +8,9 @@
  *   `node.type` is a canvas hint of other editors, kept as `hint` and written back as it was.
  * - Everything the studio does not know (extension fields on the document, nodes, node
  *   data and edges) is carried along untouched, so a save never drops someone else's data.
- * - An edge's condition lives at `data.condition` in both.
+ * - An edge's condition lives at `data.condition` in both; its optional expression (a
+ *   condition over variables the engine decides without the model) at `data.expression`,
+ *   written back only when it is not blank.
  */
 import type { Edge, Node } from "@xyflow/react";
 import type { ApiEdge, ApiNode, ApiNodeData, NodeKind, PathwayDocument } from "../api/types";
@@ -24,6 +26,8 @@ export type NodeModel = {
 
 export type EdgeModel = {
   condition: string;
+  /** `data.expression` (`party_size > 8`); "" when the edge has none. */
+  expression?: string;
   /** Other fields of the edge's `data`. */
   dataRest: Record<string, unknown>;
   /** Other top-level fields of the stored edge. */
@@ -64,14 +68,12 @@ export function nodeToFlow(node: ApiNode): FlowNode {
 
 export function edgeToFlow(edge: ApiEdge): FlowEdge {
   const { id, source, target, data, ...rest } = edge;
-  const { condition, ...dataRest } = data ?? { condition: "" };
-  return {
-    id,
-    source,
-    target,
-    type: "condition",
-    data: { condition: typeof condition === "string" ? condition : "", dataRest, rest },
-  };
+  const { condition, expression, ...dataRest } = data ?? { condition: "" };
+  const model: EdgeModel = { condition: typeof condition === "string" ? condition : "", dataRest, rest };
+  // A stored expression that is not a text is carried along untouched (the server names it).
+  if (typeof expression === "string") model.expression = expression;
+  else if (expression !== undefined) dataRest.expression = expression;
+  return { id, source, target, type: "condition", data: model };
 }
 
 export function toApi(graph: FlowGraph): PathwayDocument {
@@ -100,8 +102,18 @@ export function edgeToApi(edge: FlowEdge): ApiEdge {
     id: edge.id,
     source: edge.source,
     target: edge.target,
-    data: { ...model.dataRest, condition: model.condition },
+    data: {
+      ...model.dataRest,
+      condition: model.condition,
+      ...(model.expression?.trim() ? { expression: model.expression } : {}),
+    },
   };
+}
+
+/** The edge's expression, when it has one that is not blank (then the variables decide it). */
+export function edgeExpression(model: EdgeModel | undefined): string | null {
+  const text = model?.expression?.trim();
+  return text ? text : null;
 }
 
 // Building new pieces ------------------------------------------------------------------

@@ -32,6 +32,16 @@ describe("placing issues", () => {
     ]);
   });
 
+  it("pins an invalid expression to its edge", () => {
+    const [placed] = placeIssues(
+      [{ code: "invalid_expression", message: "the expression is not valid", field: "edges[0].data.expression" }],
+      "error",
+      sent,
+    );
+    expect(placed).toMatchObject({ edgeId: "e1", field: "edges[0].data.expression" });
+    expect(indexIssues([placed]).byEdge.get("e1")).toEqual([placed]);
+  });
+
   it("indexes by node and edge, with pathway-wide issues apart", () => {
     const index = indexIssues([
       ...placeIssues([{ code: "c", message: "m", nodeId: "a" }], "warning", sent),

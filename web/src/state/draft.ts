@@ -57,6 +57,8 @@ export interface DraftActions {
   addNode: (kind: NewNodeKind, position: XYPosition) => void;
   updateNode: (id: string, change: (api: ApiNodeData) => ApiNodeData) => void;
   setCondition: (edgeId: string, condition: string) => void;
+  /** An edge's `data.expression` ("" removes it). */
+  setExpression: (edgeId: string, expression: string) => void;
   select: (target: { nodeId?: string; edgeId?: string } | null) => void;
   deleteSelection: () => void;
   /** Save as a new version; resolves true when saved. */
@@ -248,6 +250,17 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
     [touch],
   );
 
+  const setExpression = useCallback(
+    (edgeId: string, expression: string) => {
+      setGraph((g) => ({
+        ...g,
+        edges: g.edges.map((e) => (e.id === edgeId && e.data ? { ...e, data: { ...e.data, expression } } : e)),
+      }));
+      touch();
+    },
+    [touch],
+  );
+
   const select = useCallback((target: { nodeId?: string; edgeId?: string } | null) => {
     setGraph((g) => ({
       ...g,
@@ -344,6 +357,7 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
       addNode,
       updateNode,
       setCondition,
+      setExpression,
       select,
       deleteSelection,
       save,
@@ -360,6 +374,7 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
       addNode,
       updateNode,
       setCondition,
+      setExpression,
       select,
       deleteSelection,
       save,

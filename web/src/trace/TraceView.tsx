@@ -1,6 +1,9 @@
-/** One turn's trace: where it went, the candidates and the one chosen, variables, tools, model calls. */
+/**
+ * One turn's trace: where it went, the decisions (options, scores, the one chosen, who
+ * chose), notices, the candidates of other transitions, variables, tools, model calls.
+ */
 import type { Turn } from "../api/types";
-import { viewTurn, type NameOf } from "./trace";
+import { viewTurn, type DecisionRow, type NameOf } from "./trace";
 
 export default function TraceView({ turn, nameOf }: { turn: Turn; nameOf: NameOf }) {
   const view = viewTurn(turn, nameOf);
@@ -18,6 +21,21 @@ export default function TraceView({ turn, nameOf }: { turn: Turn; nameOf: NameOf
           ))}
         </div>
       )}
+      {view.notices.length > 0 && (
+        <ul className="pw-issues pw-trace-notices" data-testid="trace-notices">
+          {view.notices.map((n, i) => (
+            <li key={i} className="warning">
+              <span className="pw-issue-icon">⚠</span>
+              <span>
+                <strong>{n.title}</strong> at {n.where}: {n.message}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {view.decisions.map((d, i) => (
+        <Decision key={i} decision={d} />
+      ))}
       {view.transitions.map((t, i) => (
         <section key={i}>
           <h4>
@@ -119,5 +137,73 @@ export default function TraceView({ turn, nameOf }: { turn: Turn; nameOf: NameOf
         )}
       </section>
     </div>
+  );
+}
+
+function Decision({ decision: d }: { decision: DecisionRow }) {
+  return (
+    <section className={`pw-decision by-${d.decidedBy}`} data-testid="trace-decision">
+      <h4>
+        Decision at {d.nodeName}: <span className={d.stayed ? "" : "pw-decision-moved"}>{d.outcome}</span>
+      </h4>
+      <p className="pw-decision-by">
+        <span className={`pw-badge decided-${d.decidedBy}`}>{d.by}</span>
+        {d.latency && (
+          <span className="pw-muted">
+            {" "}
+            · {d.latency}
+            {d.tokens && ` · ${d.tokens} tokens`}
+          </span>
+        )}
+      </p>
+      {d.expression !== null && (
+        <p className="pw-decision-expression">
+          <code>ƒ {d.expression}</code>
+          {d.edgeId && <span className="pw-muted"> · edge {d.edgeId}</span>}
+        </p>
+      )}
+      {d.error && <p className="pw-error-text">{d.error}</p>}
+      {d.expressionErrors.map((e, i) => (
+        <p key={i} className="pw-warning-text">
+          ⚠ Expression on edge {e.edgeId}: {e.error}
+        </p>
+      ))}
+      {d.options.length > 0 && (
+        <table className="pw-candidates pw-options">
+          <thead>
+            <tr>
+              <th />
+              <th>Option</th>
+              <th>Condition</th>
+              <th className="pw-score-col">Score</th>
+            </tr>
+          </thead>
+          <tbody>
+            {d.options.map((o, i) => (
+              <tr key={i} className={o.chosen ? "chosen" : ""}>
+                <td>{o.chosen ? "✔" : ""}</td>
+                <td>
+                  {o.name}
+                  {o.via === "global jump" && <span className="pw-muted"> (global)</span>}
+                </td>
+                <td>{o.statement}</td>
+                <td className="pw-score-col">
+                  {o.score !== null ? (
+                    <span className="pw-score" title={`${o.score}`}>
+                      <span className="pw-score-bar">
+                        <span style={{ width: `${Math.min(100, Math.max(0, o.score * 100))}%` }} />
+                      </span>
+                      {o.percent}
+                    </span>
+                  ) : (
+                    <span className="pw-muted">–</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }

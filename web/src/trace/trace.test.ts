@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Turn } from "../api/types";
-import { formatMs, viewTurn } from "./trace";
+import { formatMs, formatPercent, viewDecision, viewTurn } from "./trace";
 import { takenPath } from "./path";
 
 const names: Record<string, string> = { greeting: "Greeting", ask_name: "Ask for the name", human: "Talk to a human" };
@@ -141,6 +141,185 @@ describe("viewTurn", () => {
     expect(formatMs(0.2)).toBe("<1 ms");
     expect(formatMs(null)).toBe("–");
     expect(formatMs(12_345)).toBe("12.3 s");
+  });
+});
+
+describe("decisions", () => {
+  const decided: Turn = {
+    seq: 4,
+    status: "completed",
+    nodeBefore: "greeting",
+    nodeAfter: "ask_name",
+    startedAt: null,
+    finishedAt: null,
+    trace: {
+      ...moved.trace,
+      decisions: [
+        {
+          nodeId: "greeting",
+          decidedBy: "model",
+          chosen: "ask_name",
+          options: [
+            { target: null, statement: "None of them: stay", score: 0.08 },
+            { target: "ask_name", statement: "The user wants to book a table", via: "edge", score: 0.9 },
+            { target: "human", statement: "The user asks for a person", via: "global", score: 0.002 },
+          ],
+          latencyMs: 84.6,
+          promptTokens: 412,
+          completionTokens: 1,
+        },
+      ],
+      notices: [{ kind: "model_unavailable", nodeId: "ask_name", message: 'model "big" is not served; used the default' }],
+    },
+  };
+
+  it("shows the options with their scores, the one chosen, who chose and the call's cost", () => {
+    const view = viewTurn(decided, nameOf);
+    expect(view.decisions).toHaveLength(1);
+    const d = view.decisions[0];
+    expect(d).toMatchObject({
+      nodeName: "Greeting",
+      decidedBy: "model",
+      by: "The model",
+      outcome: "Moved to Ask for the name",
+      stayed: false,
+      latency: "85 ms",
+      tokens: "412 in / 1 out",
+      error: null,
+      expression: null,
+    });
+    expect(d.options.map((o) => [o.name, o.via, o.percent, o.chosen])).toEqual([
+      ["Stay", null, "8%", false],
+      ["Ask for the name", "edge", "90%", true],
+      ["Talk to a human", "global jump", "<1%", false],
+    ]);
+    // The transition the decision made is not listed a second time.
+    expect(view.transitions).toEqual([]);
+  });
+
+  it("shows notices as warnings", () => {
+    expect(viewTurn(decided, nameOf).notices).toEqual([
+      {
+        kind: "model_unavailable",
+        title: "Model not served",
+        nodeId: "ask_name",
+        where: "Ask for the name",
+        message: 'model "big" is not served; used the default',
+      },
+    ]);
+    const cycle = viewTurn(
+      { ...decided, trace: { ...decided.trace, notices: [{ kind: "goto_cycle", nodeId: "greeting", message: "loop" }] } },
+      nameOf,
+    );
+    expect(cycle.notices[0]).toMatchObject({ title: "Goto cycle", where: "Greeting" });
+  });
+
+  it("marks the stay option when the model chose to stay, without scores when there are none", () => {
+    const view = viewTurn(
+      {
+        seq: 5,
+        nodeBefore: "greeting",
+        nodeAfter: "greeting",
+        trace: {
+          ...moved.trace,
+          nodeAfter: "greeting",
+          entered: [],
+          transitions: [],
+          decisions: [
+            {
+              nodeId: "greeting",
+              decidedBy: "model",
+              chosen: null,
+              options: [
+                { target: null, statement: "None of them: stay" },
+                { target: "ask_name", statement: "The user wants to book a table", via: "edge" },
+              ],
+              latencyMs: 1200,
+              promptTokens: null,
+              completionTokens: null,
+            },
+          ],
+        },
+      },
+      nameOf,
+    );
+    expect(view.summary).toBe("Stayed at Greeting (the model chose to stay)");
+    const d = view.decisions[0];
+    expect(d).toMatchObject({ outcome: "Stayed", stayed: true, latency: "1.20 s", tokens: null });
+    expect(d.options.map((o) => [o.name, o.score, o.percent, o.chosen])).toEqual([
+      ["Stay", null, null, true],
+      ["Ask for the name", null, null, false],
+    ]);
+  });
+
+  it("shows the expression and the edge when an expression decided", () => {
+    const d = viewDecision(
+      {
+        nodeId: "greeting",
+        decidedBy: "expression",
+        chosen: "human",
+        options: [],
+        expression: "party_size > 8",
+        edgeId: "big-group",
+      },
+      nameOf,
+    );
+    expect(d).toMatchObject({
+      by: "An expression",
+      outcome: "Moved to Talk to a human",
+      expression: "party_size > 8",
+      edgeId: "big-group",
+      latency: null,
+      tokens: null,
+      options: [],
+    });
+  });
+
+  it("shows a failed decision, its error and the expressions that could not be read", () => {
+    const failed = viewDecision(
+      {
+        nodeId: "greeting",
+        decidedBy: "error",
+        chosen: null,
+        options: [
+          { target: null, statement: "None of them: stay", score: 0.4 },
+          { target: "ask_name", statement: "The user wants to book a table", via: "edge", score: 0.6 },
+        ],
+        latencyMs: 30,
+        error: "the answer was not one of the options",
+      },
+      nameOf,
+    );
+    expect(failed).toMatchObject({ by: "The decision failed", outcome: "Stayed: the decision failed", stayed: true });
+    expect(failed.error).toBe("the answer was not one of the options");
+    expect(failed.options.every((o) => !o.chosen)).toBe(true);
+    const none = viewDecision(
+      {
+        nodeId: "greeting",
+        decidedBy: "none",
+        chosen: null,
+        options: [],
+        expressionErrors: [{ edgeId: "gold", error: 'cannot compare "gold" with 3' }],
+      },
+      nameOf,
+    );
+    expect(none).toMatchObject({ by: "No option applied", outcome: "Stayed: no option applied" });
+    expect(none.expressionErrors).toEqual([{ edgeId: "gold", error: 'cannot compare "gold" with 3' }]);
+  });
+
+  it("keeps transitions no decision explains (turbo mode) and reads decisions with missing fields", () => {
+    const view = viewTurn({ ...moved, trace: { ...moved.trace, decisions: [], notices: [] } }, nameOf);
+    expect(view.decisions).toEqual([]);
+    expect(view.transitions).toHaveLength(1);
+    const bare = viewDecision({ nodeId: "greeting" }, nameOf);
+    expect(bare).toMatchObject({ decidedBy: "none", options: [], expressionErrors: [], latency: null, error: null });
+  });
+
+  it("formats scores as percentages", () => {
+    expect(formatPercent(0.873)).toBe("87%");
+    expect(formatPercent(0)).toBe("0%");
+    expect(formatPercent(0.001)).toBe("<1%");
+    expect(formatPercent(1.2)).toBe("100%");
   });
 });
 

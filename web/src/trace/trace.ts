@@ -4,7 +4,7 @@
  * Pure: takes the stored trace and a way to name nodes, returns plain rows. Both the
  * playground and the session view render these rows with the same component.
  */
-import type { Trace, Turn } from "../api/types";
+import type { Trace, TraceDecision, Turn } from "../api/types";
 
 export type NameOf = (nodeId: string) => string;
 
@@ -23,6 +23,51 @@ export interface TransitionRow {
   status: "chosen" | "rejected";
   reason: string | null;
   candidates: CandidateRow[];
+}
+
+export interface DecisionOptionRow {
+  /** null: "None of them: stay". */
+  target: string | null;
+  /** The node's name, or "Stay" for the first option. */
+  name: string;
+  statement: string;
+  /** "edge" or "global jump"; null for the stay option. */
+  via: string | null;
+  /** The model's probability (0..1), where known. */
+  score: number | null;
+  /** The score as a percentage ("87%"), where known. */
+  percent: string | null;
+  chosen: boolean;
+}
+
+export interface DecisionRow {
+  nodeId: string;
+  nodeName: string;
+  decidedBy: string;
+  /** Who decided, for a person: "The model", "An expression"... */
+  by: string;
+  /** "Moved to Ask for the name", "Stayed", "Stayed: the decision failed". */
+  outcome: string;
+  chosen: string | null;
+  chosenName: string | null;
+  stayed: boolean;
+  options: DecisionOptionRow[];
+  /** The expression that held (decidedBy "expression"), and its edge. */
+  expression: string | null;
+  edgeId: string | null;
+  expressionErrors: { edgeId: string; error: string }[];
+  latency: string | null;
+  tokens: string | null;
+  error: string | null;
+}
+
+export interface NoticeRow {
+  kind: string;
+  /** The kind for a person: "Model not served", "Goto cycle". */
+  title: string;
+  nodeId: string;
+  where: string;
+  message: string;
 }
 
 export interface ModelCallRow {
@@ -48,6 +93,11 @@ export interface TurnView {
   summary: string;
   moved: boolean;
   steps: { nodeId: string; name: string; via: string }[];
+  /** Routing decisions, in order (traces from servers before execution modes have none). */
+  decisions: DecisionRow[];
+  /** Stored configuration the turn could not use: shown as warnings. */
+  notices: NoticeRow[];
+  /** Transitions no decision explains (turbo mode, older traces). */
   transitions: TransitionRow[];
   variablesSet: { key: string; value: string }[];
   variablesRejected: { key: string; reason: string }[];
@@ -59,6 +109,77 @@ export interface TurnView {
 
 const VIA: Record<string, string> = { edge: "edge", global: "global jump", goto: "goto" };
 
+const DECIDED_BY: Record<string, string> = {
+  model: "The model",
+  expression: "An expression",
+  error: "The decision failed",
+  none: "No option applied",
+};
+
+const STAYED_BECAUSE: Record<string, string> = {
+  model: "the model chose to stay",
+  error: "the decision failed",
+  none: "no option applied",
+  expression: "no transition taken",
+};
+
+const NOTICE_TITLES: Record<string, string> = {
+  model_unavailable: "Model not served",
+  goto_cycle: "Goto cycle",
+};
+
+/** One routing decision: the options with their scores, the one chosen, who chose, the cost. */
+export function viewDecision(raw: Partial<TraceDecision>, nameOf: NameOf): DecisionRow {
+  const decidedBy = raw.decidedBy ?? "none";
+  const chosen = raw.chosen ?? null;
+  const nodeId = raw.nodeId ?? "";
+  // An error or "none" chose nothing; the model choosing "stay" chose the first option.
+  const picked = decidedBy === "model" || decidedBy === "expression";
+  const options = (raw.options ?? []).map((o): DecisionOptionRow => {
+    const target = o.target ?? null;
+    const score = typeof o.score === "number" && Number.isFinite(o.score) ? o.score : null;
+    return {
+      target,
+      name: target === null ? "Stay" : nameOf(target),
+      statement: o.statement ?? "",
+      via: target === null ? null : (VIA[o.via ?? "edge"] ?? o.via ?? "edge"),
+      score,
+      percent: score === null ? null : formatPercent(score),
+      chosen: picked && target === chosen,
+    };
+  });
+  let outcome: string;
+  if (chosen !== null && picked) outcome = `Moved to ${nameOf(chosen)}`;
+  else if (decidedBy === "error") outcome = "Stayed: the decision failed";
+  else if (decidedBy === "none") outcome = "Stayed: no option applied";
+  else outcome = "Stayed";
+  const latency = raw.latencyMs == null ? null : formatMs(raw.latencyMs);
+  return {
+    nodeId,
+    nodeName: nameOf(nodeId),
+    decidedBy,
+    by: DECIDED_BY[decidedBy] ?? decidedBy,
+    outcome,
+    chosen,
+    chosenName: chosen === null ? null : nameOf(chosen),
+    stayed: chosen === null || !picked,
+    options,
+    expression: raw.expression ?? null,
+    edgeId: raw.edgeId ?? null,
+    expressionErrors: raw.expressionErrors ?? [],
+    latency,
+    tokens: formatTokens(raw.promptTokens ?? null, raw.completionTokens ?? null),
+    error: raw.error ?? null,
+  };
+}
+
+/** A probability as a percentage: "87%", "<1%" for a small one that is not zero. */
+export function formatPercent(score: number): string {
+  const clamped = Math.min(1, Math.max(0, score));
+  if (clamped > 0 && clamped < 0.005) return "<1%";
+  return `${Math.round(clamped * 100)}%`;
+}
+
 export function viewTurn(turn: Pick<Turn, "seq" | "trace" | "nodeBefore" | "nodeAfter">, nameOf: NameOf): TurnView {
   const trace: Trace = normalise(turn.trace, turn.nodeBefore, turn.nodeAfter);
   const before = trace.nodeBefore;
@@ -68,7 +189,11 @@ export function viewTurn(turn: Pick<Turn, "seq" | "trace" | "nodeBefore" | "node
   if (!before && !after) summary = "No node recorded for this turn";
   else if (moved) summary = [before, ...trace.entered.map((s) => s.nodeId)].filter(isText).map(nameOf).join(" → ");
   else summary = `Stayed at ${nameOf(after ?? before ?? "")}`;
-  if (!moved && trace.transitions.every((t) => t.status !== "chosen")) {
+  const decisions = trace.decisions ?? [];
+  const last = decisions[decisions.length - 1];
+  if (!moved && last) {
+    summary += ` (${STAYED_BECAUSE[last.decidedBy] ?? "no transition taken"})`;
+  } else if (!moved && trace.transitions.every((t) => t.status !== "chosen")) {
     summary += trace.transitions.length ? " (the model's choice was refused)" : " (no transition taken)";
   }
   if (trace.ended) summary += " · conversation ended";
@@ -79,20 +204,31 @@ export function viewTurn(turn: Pick<Turn, "seq" | "trace" | "nodeBefore" | "node
     summary,
     moved,
     steps: trace.entered.map((step) => ({ nodeId: step.nodeId, name: nameOf(step.nodeId), via: VIA[step.via] ?? step.via })),
-    transitions: trace.transitions.map((t) => ({
-      from: t.from,
-      fromName: nameOf(t.from),
-      to: t.to,
-      toName: t.status === "chosen" ? nameOf(t.to) : t.to,
-      status: t.status,
-      reason: t.reason ?? null,
-      candidates: (t.candidates ?? []).map((c) => ({
-        target: c.target,
-        name: nameOf(c.target),
-        condition: c.condition,
-        chosen: t.status === "chosen" && c.target === t.to,
-      })),
+    decisions: decisions.map((d) => viewDecision(d, nameOf)),
+    notices: (trace.notices ?? []).map((n) => ({
+      kind: n.kind,
+      title: NOTICE_TITLES[n.kind] ?? n.kind.replace(/_/g, " "),
+      nodeId: n.nodeId,
+      where: nameOf(n.nodeId),
+      message: n.message,
     })),
+    // A decision already shows the transition it made or refused; list only the others.
+    transitions: trace.transitions
+      .filter((t) => !decisions.some((d) => d.nodeId === t.from))
+      .map((t) => ({
+        from: t.from,
+        fromName: nameOf(t.from),
+        to: t.to,
+        toName: t.status === "chosen" ? nameOf(t.to) : t.to,
+        status: t.status,
+        reason: t.reason ?? null,
+        candidates: (t.candidates ?? []).map((c) => ({
+          target: c.target,
+          name: nameOf(c.target),
+          condition: c.condition,
+          chosen: t.status === "chosen" && c.target === t.to,
+        })),
+      })),
     variablesSet: Object.entries(trace.variables.set).map(([key, value]) => ({ key, value: formatValue(value) })),
     variablesRejected: Object.entries(trace.variables.rejected).map(([key, reason]) => ({ key, reason })),
     modelCalls: trace.modelCalls.map((call) => ({
@@ -126,6 +262,8 @@ function normalise(raw: Partial<Trace> | undefined, before: string | null, after
     nodeAfter: trace.nodeAfter ?? after,
     entered: trace.entered ?? [],
     transitions: trace.transitions ?? [],
+    decisions: trace.decisions ?? [],
+    notices: trace.notices ?? [],
     variables: { set: trace.variables?.set ?? {}, rejected: trace.variables?.rejected ?? {} },
     modelCalls: trace.modelCalls ?? [],
     clientToolCalls: trace.clientToolCalls ?? [],
