@@ -395,6 +395,7 @@ class Conversations:
         lease = _Lease(secrets.token_hex(8))
         heartbeat: asyncio.Task[None] | None = None
         session: SessionState | None = None
+        born_here = False  # this turn created the session (on first use)
         try:
             pause = 0.01
             while True:
@@ -416,6 +417,7 @@ class Conversations:
                     )
                     if new.created:
                         session, window, agent_stamp = new.session, new.window, new.agent_stamp
+                        born_here = True
                         break
                     continue  # another request created it first: take its lease as usual
                 if time.monotonic() + pause > deadline:
@@ -445,7 +447,14 @@ class Conversations:
                         with contextlib.suppress(asyncio.CancelledError):
                             await heartbeat
                     if session is not None and not lease.released:  # a turn that did not commit
-                        await asyncio.shield(self.store.sessions.release_lease(session.pk, lease.id))
+                        # A session this very turn created goes with it: a failed first
+                        # turn leaves no empty session behind.
+                        letting_go = (
+                            self.store.sessions.discard_unborn(session.pk, lease.id)
+                            if born_here
+                            else self.store.sessions.release_lease(session.pk, lease.id)
+                        )
+                        await asyncio.shield(letting_go)
             finally:
                 lock.release()
 

@@ -116,6 +116,12 @@ async def test_a_failed_turn_cancelled_while_it_lets_its_session_go_still_frees_
         settings.model_copy(update={"session_lock_timeout": 2}), store=store, model=FailingOnce()
     )
     async with served(app) as client:
+        # The session exists before the turn: one the failed turn created would go with it
+        # (``discard_unborn``), not be released.
+        created = await client.post(
+            f"/v1/projects/{project.id}/sessions", json={"session_id": "left"}, headers=project.auth
+        )
+        assert created.status_code == 200
         first = asyncio.create_task(chat(client, project, [user("first")], session="left"))
         await asyncio.wait_for(releasing.wait(), 10)
         first.cancel()  # in-process, the client's cancel is the request task's

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,7 +32,15 @@ from pathweaver.store.database import (
 )
 from pathweaver.store.inline_sqlite import Prepared
 from pathweaver.store.lifecycle import NewDelivery, enqueue_finalize, insert_deliveries
-from pathweaver.store.schema import agents, messages, sessions, turns, utcnow
+from pathweaver.store.schema import (
+    agents,
+    messages,
+    session_jobs,
+    sessions,
+    turns,
+    utcnow,
+    webhook_deliveries,
+)
 
 
 def _session(m: Mapping[Any, Any]) -> SessionState:
@@ -411,6 +419,42 @@ class SessionStore:
                 .where(sessions.c.id == session_pk, sessions.c.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
+
+    async def discard_unborn(self, session_pk: int, owner: str) -> bool:
+        """Delete a session that a failed turn created on first use; release the lease otherwise.
+
+        The session goes only while it is as that turn created it: still held by ``owner``,
+        active, without a turn. Its ``session.started`` deliveries not yet attempted go with
+        it; one already attempted stays in the delivery log, detached from the session.
+        Returns whether the session was deleted.
+        """
+        async with write_transaction(self.turn_engine) as conn:
+            unborn = await conn.execute(
+                update(sessions)
+                .where(
+                    sessions.c.id == session_pk,
+                    sessions.c.lease_owner == owner,
+                    sessions.c.status == "active",
+                    sessions.c.turn_count == 0,
+                )
+                .values(lease_owner=None, lease_until=None)
+            )
+            if not unborn.rowcount:
+                await conn.execute(
+                    update(sessions)
+                    .where(sessions.c.id == session_pk, sessions.c.lease_owner == owner)
+                    .values(lease_owner=None, lease_until=None)
+                )
+                return False
+            mine = webhook_deliveries.c.session_id == session_pk
+            untried = (webhook_deliveries.c.status == "pending") & (webhook_deliveries.c.attempts == 0)
+            await conn.execute(delete(webhook_deliveries).where(mine, untried))
+            await conn.execute(update(webhook_deliveries).where(mine).values(session_id=None))
+            await conn.execute(delete(session_jobs).where(session_jobs.c.session_id == session_pk))
+            await conn.execute(delete(messages).where(messages.c.session_id == session_pk))
+            await conn.execute(delete(turns).where(turns.c.session_id == session_pk))
+            await conn.execute(delete(sessions).where(sessions.c.id == session_pk))
+        return True
 
     async def commit_turn(
         self,
