@@ -311,6 +311,23 @@ def test_build_talk_and_trace_in_the_browser(page: Page, served: Served, shots: 
     )
     steps.shot("built")
 
+    # An expression on the edge: a malformed one is refused at save, the server's message shown
+    # under the field; a valid one turns the edge into a variables-decided one ("ƒ").
+    edge_inspector = page.get_by_test_id("edge-inspector")
+    edge_inspector.get_by_test_id("edge-expression").fill("booking_time ==")
+    expect(edge_inspector.get_by_label("Label (optional)")).to_have_value(
+        "The user has given the day and time"
+    )
+    page.keyboard.press("Control+s")
+    expect(page.get_by_text("The server refused the save")).to_be_visible()
+    expect(edge_inspector.locator(".pw-issues li.error")).to_contain_text("is not valid")
+    expect(page.locator(".pw-edge-label.has-error")).to_have_count(1)
+    edge_inspector.get_by_test_id("edge-expression").fill('booking_time == "never"')
+    expression_label = page.locator(".pw-edge-label.expression")
+    expect(expression_label).to_have_count(1)
+    expect(expression_label).to_contain_text("ƒ The user has given the day and time")
+    steps.shot("expression-edge")
+
     page.get_by_test_id("save").click()
     expect(page.get_by_test_id("saved-note")).to_contain_text("Saved as version 2")
     expect(page.get_by_test_id("save-state")).to_have_text("Saved · v2")
@@ -323,9 +340,13 @@ def test_build_talk_and_trace_in_the_browser(page: Page, served: Served, shots: 
     assert added["data"]["title"] == "Book a table"
     assert added["data"]["variableKeys"] == ["booking_time"]
     assert added["position"]["x"] > 150, "the node was dragged to the right of the end node"
-    assert sorted((e["source"], e["target"], e["data"]["condition"]) for e in pathway["edges"]) == [
-        ("prompt_1", "end", "The user has given the day and time"),
-        ("start", "prompt_1", "The user wants to book a table"),
+    assert sorted((e["source"], e["target"], e["data"]) for e in pathway["edges"]) == [
+        (
+            "prompt_1",
+            "end",
+            {"condition": "The user has given the day and time", "expression": 'booking_time == "never"'},
+        ),
+        ("start", "prompt_1", {"condition": "The user wants to book a table"}),
     ]
 
     # The playground: the current node lights up and moves with the conversation.
@@ -344,6 +365,7 @@ def test_build_talk_and_trace_in_the_browser(page: Page, served: Served, shots: 
     trace = page.get_by_test_id("trace-2")
     expect(trace).to_contain_text("Start → Book a table")
     expect(trace.locator("tr.chosen")).to_contain_text("The user wants to book a table")
+    expect(trace.get_by_test_id("trace-decision")).to_contain_text("Decision at Start: Moved to Book a table")
     expect(page.locator(".pw-edge.taken")).to_have_count(1)
     steps.shot("playground")
     session_link = page.get_by_test_id("playground").locator(".pw-play-status button")

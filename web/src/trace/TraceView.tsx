@@ -175,7 +175,7 @@ function Decision({ decision: d }: { decision: DecisionRow }) {
               <th />
               <th>Option</th>
               <th>Condition</th>
-              <th className="pw-score-col">Score</th>
+              {d.scored && <th className="pw-score-col">Score</th>}
             </tr>
           </thead>
           <tbody>
@@ -187,18 +187,20 @@ function Decision({ decision: d }: { decision: DecisionRow }) {
                   {o.via === "global jump" && <span className="pw-muted"> (global)</span>}
                 </td>
                 <td>{o.statement}</td>
-                <td className="pw-score-col">
-                  {o.score !== null ? (
-                    <span className="pw-score" title={`${o.score}`}>
-                      <span className="pw-score-bar">
-                        <span style={{ width: `${Math.min(100, Math.max(0, o.score * 100))}%` }} />
+                {d.scored && (
+                  <td className="pw-score-col">
+                    {o.score !== null ? (
+                      <span className="pw-score" title={`${o.score}`}>
+                        <span className="pw-score-bar">
+                          <span style={{ width: `${Math.min(100, Math.max(0, o.score * 100))}%` }} />
+                        </span>
+                        {o.percent}
                       </span>
-                      {o.percent}
-                    </span>
-                  ) : (
-                    <span className="pw-muted">–</span>
-                  )}
-                </td>
+                    ) : (
+                      <span className="pw-muted">–</span>
+                    )}
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>

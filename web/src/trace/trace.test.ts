@@ -187,6 +187,7 @@ describe("decisions", () => {
       tokens: "412 in / 1 out",
       error: null,
       expression: null,
+      scored: true,
     });
     expect(d.options.map((o) => [o.name, o.via, o.percent, o.chosen])).toEqual([
       ["Stay", null, "8%", false],
@@ -245,7 +246,7 @@ describe("decisions", () => {
     );
     expect(view.summary).toBe("Stayed at Greeting (the model chose to stay)");
     const d = view.decisions[0];
-    expect(d).toMatchObject({ outcome: "Stayed", stayed: true, latency: "1.20 s", tokens: null });
+    expect(d).toMatchObject({ outcome: "Stayed", stayed: true, scored: false, latency: "1.20 s", tokens: null });
     expect(d.options.map((o) => [o.name, o.score, o.percent, o.chosen])).toEqual([
       ["Stay", null, null, true],
       ["Ask for the name", null, null, false],

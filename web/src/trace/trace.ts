@@ -52,6 +52,8 @@ export interface DecisionRow {
   chosenName: string | null;
   stayed: boolean;
   options: DecisionOptionRow[];
+  /** Whether any option has a score (the embedded model reports them; others may not). */
+  scored: boolean;
   /** The expression that held (decidedBy "expression"), and its edge. */
   expression: string | null;
   edgeId: string | null;
@@ -164,6 +166,7 @@ export function viewDecision(raw: Partial<TraceDecision>, nameOf: NameOf): Decis
     chosenName: chosen === null ? null : nameOf(chosen),
     stayed: chosen === null || !picked,
     options,
+    scored: options.some((o) => o.score !== null),
     expression: raw.expression ?? null,
     edgeId: raw.edgeId ?? null,
     expressionErrors: raw.expressionErrors ?? [],
