@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     """Requests a minute per project, all its keys together, in this worker; 0: off."""
     rate_limit_project_burst: int = Field(default=300, ge=1)
 
+    loop_lag_warn_ms: float = Field(default=100.0, ge=0)
+    """A step that holds a worker's event loop longer than this many milliseconds is logged
+    as a WARNING with its lag (and the code it ran, when caught); ``GET /healthz`` serves
+    the lag's figures. 0 turns the monitor off."""
+
     legacy_sunset: str = "Sat, 11 Jul 2026 00:00:00 GMT"
     """The ``Sunset`` date sent on the legacy (gen 1 and 2) paths."""
 

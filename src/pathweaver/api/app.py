@@ -13,6 +13,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
@@ -22,6 +23,7 @@ from pathweaver.api import bodies, errors, openapi, ratelimit
 from pathweaver.api.history import history_routers
 from pathweaver.api.interactive import interactive_router
 from pathweaver.api.knowledge import knowledge_router
+from pathweaver.api.looplag import LoopLag
 from pathweaver.api.management import management_router
 from pathweaver.api.middleware import BodyLimit, LegacyPathHeaders, OverheadHeader
 from pathweaver.api.projects import projects_router
@@ -52,6 +54,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings()
     policy = policy_from_settings(settings)
+    lag = LoopLag(settings.loop_lag_warn_ms / 1000) if settings.loop_lag_warn_ms else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,15 +93,18 @@ def create_app(
                 freeze_cached=own_store,  # the process's server (see ``settle_heap``)
             )
             task = asyncio.create_task(worker.run(), name="pathweaver-lifecycle")
+            watching = asyncio.create_task(lag.run(), name="pathweaver-looplag") if lag else None
             if own_store:  # this app is the process's server (tests hand it a store)
                 settle_heap()
             try:
                 yield
             finally:
                 await cancel_test_runs(app)
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                for running in (task, watching):
+                    if running is not None:
+                        running.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await running
                 await knowledge.aclose()
                 await outbound.aclose()
                 await models.aclose()
@@ -135,9 +141,14 @@ def create_app(
     openapi.install(app)
     mount_studio(app)
 
+    app.state.loop_lag = lag
+
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, Any]:
+        """Up; with the event loop's lag (``loopLag``, milliseconds) unless the monitor is off."""
+        if lag is None:
+            return {"status": "ok"}
+        return {"status": "ok", "loopLag": lag.snapshot()}
 
     app.add_middleware(DirectChat, route=next(r for r in chat.routes if isinstance(r, APIRoute)))
     app.add_middleware(LegacyPathHeaders, sunset=settings.legacy_sunset)

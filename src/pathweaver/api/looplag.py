@@ -1,0 +1,107 @@
+"""How late the event loop wakes: a worker's measure of steps that hold it.
+
+A request must never hold its worker's event loop for long: every other request of the
+worker waits meanwhile (issue 20). :class:`LoopLag` sleeps a short interval again and
+again and measures how much later than asked it wakes. A wake-up later than the threshold
+is logged as a WARNING with the lag and, when a watchdog thread caught the loop in the act,
+the code it was running most of that time. The figures are served by ``GET /healthz`` (``loopLag``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections import Counter, deque
+from typing import Any
+
+log = logging.getLogger("pathweaver.looplag")
+
+#: Lags kept for the percentiles: the last minute at the default interval.
+KEPT = 1200
+
+
+class LoopLag:
+    """The loop-lag monitor of one event loop; :meth:`run` is its task.
+
+    ``threshold``: seconds a step may hold the loop before a WARNING (and a count in
+    ``stalls``). The loop is sampled every ``threshold / 2`` seconds, at most every 50 ms.
+    """
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.interval = min(0.05, threshold / 2)
+        self.worst = 0.0
+        self.stalls = 0
+        self.samples = 0
+        self.recent: deque[float] = deque(maxlen=KEPT)
+        self._beat = time.monotonic()
+        self._seen: list[str] = []  # where the watchdog found the loop while it was held
+
+    async def run(self) -> None:
+        """Measure until cancelled; a watchdog thread looks at the loop while it is held."""
+        stop = threading.Event()
+        loop_thread = threading.get_ident()
+        watchdog = threading.Thread(
+            target=self._watch, args=(loop_thread, stop), name="pathweaver-looplag", daemon=True
+        )
+        watchdog.start()
+        try:
+            while True:
+                asked = time.monotonic()
+                self._beat = asked
+                await asyncio.sleep(self.interval)
+                self.record(time.monotonic() - asked - self.interval)
+        finally:
+            stop.set()
+
+    def record(self, lag: float) -> None:
+        """Count one wake-up ``lag`` seconds late; warn when it is past the threshold."""
+        lag = max(0.0, lag)
+        self.samples += 1
+        self.recent.append(lag)
+        self.worst = max(self.worst, lag)
+        if lag > self.threshold:
+            self.stalls += 1
+            seen, self._seen = self._seen, []
+            where = Counter(seen).most_common(1)[0][0] if seen else None
+            log.warning(
+                "event loop held for %.0f ms (over %.0f ms, PATHWEAVER_LOOP_LAG_WARN_MS): every other "
+                "request of this worker waited%s",
+                lag * 1000,
+                self.threshold * 1000,
+                f"; it was running {where}" if where else "",
+            )
+
+    def _watch(self, loop_thread: int, stop: threading.Event) -> None:
+        """In a thread: while the loop has not woken for the threshold, note where it is
+        (every interval; the warning names the place seen most often)."""
+        while not stop.wait(self.interval / 2):
+            held = time.monotonic() - self._beat - self.interval
+            if held > self.threshold and len(self._seen) < 100:
+                frame = sys._current_frames().get(loop_thread)
+                if frame is not None:
+                    self._seen.append(_where(frame))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The figures ``/healthz`` serves, in milliseconds."""
+        ordered = sorted(self.recent)
+        return {
+            "thresholdMs": round(self.threshold * 1000, 1),
+            "lastMs": round(self.recent[-1] * 1000, 1) if self.recent else 0.0,
+            "p99Ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1) if ordered else 0.0,
+            "maxMs": round(self.worst * 1000, 1),
+            "stalls": self.stalls,
+            "samples": self.samples,
+        }
+
+
+def _where(frame: Any) -> str:
+    """The innermost frames of a stack, Pathweaver's own first: ``file:line in function``."""
+    stack = traceback.extract_stack(frame)
+    ours = [f for f in stack if "pathweaver" in f.filename] or list(stack)
+    picked = ours[-2:] + ([stack[-1]] if stack[-1] not in ours[-2:] else [])
+    return " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in reversed(picked))
