@@ -339,7 +339,7 @@ def test_a_json_file_gets_line_numbers_too() -> None:
     document = json.loads(dump_agent_json(AgentConfig(), default_pathway()))
     document["pathway"]["edges"][0]["target"] = 5
     error = load_error(json.dumps(document, indent=2), "agent.json")
-    assert error.message.startswith('agent.json:43: edges[0] (id "edge-start-end"): target must be a string')
+    assert error.message.startswith('agent.json:42: edges[0] (id "edge-start-end"): target must be a string')
 
 
 def test_unknown_agent_settings_are_named_with_a_suggestion() -> None:

@@ -99,7 +99,7 @@ async def test_get_session_has_both_state_shapes(client, project: Project) -> No
     assert body["currentNodeId"] == "start"
     assert body["messageCount"] == 2
     assert [e["type"] for e in body["events"]] == ["session.started", "message.received", "message.sent"]
-    assert body["turns"][0]["trace"]["modelCalls"][0]["purpose"] == "route+reply"
+    assert body["turns"][0]["trace"]["modelCalls"][0]["purpose"] == "decide"
 
 
 async def test_end_session_is_idempotent_and_blocks_further_turns(client, project: Project) -> None:

@@ -19,10 +19,12 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from pathweaver.agent.pathway import Pathway
 from pathweaver.api.app import create_app
 from pathweaver.config import Settings
 from pathweaver.llm.openai_compat import OpenAICompatModel
 from pathweaver.store.store import Store
+from tests.conftest import Project, make_project
 from tests.support.mock_llm import MockLLM
 
 
@@ -125,3 +127,19 @@ def statements(store: Store) -> Iterator[Statements]:
     yield found
     for engine in engines:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def one_node() -> Pathway:
+    """A pathway of one start node: no routing decision, so one model call per turn (the
+    plumbing tests push exactly one upstream answer per turn)."""
+    return Pathway.model_validate(
+        {
+            "nodes": [{"id": "start", "data": {"type": "start", "title": "Start", "prompt": "Talk."}}],
+            "edges": [],
+        }
+    )
+
+
+@pytest.fixture
+async def one_node_project(store: Store) -> Project:
+    return await make_project(store, pathway=one_node())

@@ -13,6 +13,13 @@ import pytest
 from tests.conftest import Project
 from tests.support.mock_llm import MockLLM, MockReply
 
+
+@pytest.fixture
+async def project(one_node_project: Project) -> Project:
+    """One node: a turn is one model call, so each pushed upstream answer is the reply."""
+    return one_node_project
+
+
 LONG = MockReply(text="word " * 60, chunk_size=5, gap=0.2)  # 60 chunks, 12 s if nobody leaves
 
 

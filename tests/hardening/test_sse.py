@@ -8,6 +8,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from pathweaver.api.app import create_app
 from pathweaver.config import Settings
@@ -16,6 +17,13 @@ from pathweaver.store.store import Store
 from tests.conftest import Project
 from tests.hardening.conftest import served
 from tests.support.mock_llm import MockLLM, MockReply
+
+
+@pytest.fixture
+async def project(one_node_project: Project) -> Project:
+    """One node: a turn is one model call, so each pushed upstream answer is the reply."""
+    return one_node_project
+
 
 GAP = 0.15
 TEXT = "one two three four five six seven eight "  # 10 chunks of 4 characters
