@@ -28,7 +28,8 @@ MAX_DEPTH = 32
 
 #: A surrogate as JSON text can spell it: a ``\\u`` escape (half of a pair, or a lone one),
 #: or its UTF-8-like bytes (Python's parser reads bytes with ``surrogatepass``).
-_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: A NUL (``\\u0000``) is looked for the same way: PostgreSQL cannot store it in text or JSON.
+_ESCAPED_SURROGATE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
 _ENCODED_SURROGATE = re.compile(b"\xed[\xa0-\xbf]")
 #: Path segments shown before the rest of a long path is elided.
 _SHOWN_SEGMENTS = 6
@@ -102,7 +103,7 @@ def _walk(value: Any, max_depth: int) -> Problem | None:
         item, depth, path = stack.pop()
         if isinstance(item, str):
             if not _encodable(item):
-                return Problem(_dotted(path), _SURROGATE_MESSAGE)
+                return Problem(_dotted(path), _message(item))
             continue
         if not isinstance(item, dict | list):
             continue
@@ -117,7 +118,7 @@ def _walk(value: Any, max_depth: int) -> Problem | None:
             continue
         for key, child in item.items():
             if not _encodable(key):
-                return Problem(_dotted((*path, _printable(key))), "this key " + _SURROGATE_MESSAGE)
+                return Problem(_dotted((*path, _printable(key))), "this key " + _message(key))
             stack.append((child, depth + 1, (*path, key)))
     return None
 
@@ -147,7 +148,7 @@ def _clip(value: Any, levels_left: int) -> Any:
 
 def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be stored, or None (for a single string field)."""
-    return None if _encodable(text) else _SURROGATE_MESSAGE
+    return None if _encodable(text) else _message(text)
 
 
 _SURROGATE_MESSAGE = (
@@ -156,7 +157,19 @@ _SURROGATE_MESSAGE = (
 )
 
 
+_NUL_MESSAGE = (
+    "contains a NUL character (\\u0000), which cannot be stored (PostgreSQL refuses it in text); "
+    "remove it"
+)
+
+
+def _message(text: str) -> str:
+    return _NUL_MESSAGE if "\x00" in text else _SURROGATE_MESSAGE
+
+
 def _encodable(text: str) -> bool:
+    if "\x00" in text:
+        return False
     if text.isascii():
         return True
     try:

@@ -33,7 +33,7 @@ from pathweaver.llm.scripted import ScriptedModel
 from pathweaver.store.store import Store
 from tests.conftest import make_project
 
-SEQUENCES = 40
+SEQUENCES = 60
 STEPS = 20
 CALL_TIMEOUT = 20.0
 
