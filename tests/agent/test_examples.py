@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,10 @@ from pathweaver.agent.files import (
 from pathweaver.agent.pathway import Pathway
 from pathweaver.agent.validation import validate_pathway
 from pathweaver.engine.prompt import transition_candidates
-from pathweaver.llm.scripted import best_option
+from pathweaver.engine.turn import TurnInput, run_turn
+from pathweaver.llm.base import Message, StructuredRequest
+from pathweaver.llm.scripted import ScriptedModel, best_option, default_structured
+from tests.engine.test_turn import NOW, session
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FILES = sorted(EXAMPLES.glob("*.yaml"))
@@ -109,53 +114,73 @@ def test_support_triage_branches_on_the_problem_type() -> None:
 
 # The scripted model routes by word overlap, so the conditions must hold the words users say.
 
-CONVERSATIONS = {
+#: (what the user says, the node after the reply, the values an extraction reads out of it).
+CONVERSATIONS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "restaurant-booking.yaml": [
-        ("Hi, I'd like to book a table for Friday", "ask_name"),
-        ("My name is Ana Lopez", "ask_party_size"),
-        ("We are 4 people", "ask_date"),
-        ("Friday at 8pm please", "confirm"),
-        ("Oh wait, I need to change the number of people", "ask_party_size"),
-        ("Sorry, 5 people", "ask_date"),
-        ("Still Friday at 8pm", "confirm"),
-        ("Yes, that's right", "booked"),
+        ("Hi, I'd like to book a table for Friday", "ask_name", {}),
+        ("My name is Ana Lopez", "ask_party_size", {"customer_name": "Ana Lopez"}),
+        ("We are 4 people", "ask_date", {"party_size": 4}),
+        ("Friday at 8pm please", "confirm", {"booking_date": "Friday at 8pm"}),
+        ("Oh wait, I need to change the number of people", "ask_party_size", {}),
+        ("Sorry, 5 people", "ask_date", {"party_size": 5}),
+        ("Still Friday at 8pm", "confirm", {}),
+        ("Yes, that's right", "booked", {}),
     ],
     "appointment-rescheduling.yaml": [
-        ("Hello, my name is Sam Lee and my email is sam@example.com", "current_appointment"),
-        ("My current appointment is Monday at 9am", "ask_preference"),
-        ("Mornings suit me best", "propose_slot"),
-        ("That does not work for me, do you have another time?", "ask_preference"),
-        ("Thursday mornings suit me too", "propose_slot"),
-        ("Perfect, that works", "rescheduled"),
+        ("Hello, my name is Sam Lee and my email is sam@example.com", "current_appointment", {}),
+        ("My current appointment is Monday at 9am", "ask_preference", {}),
+        ("Mornings suit me best", "propose_slot", {}),
+        ("That does not work for me, do you have another time?", "ask_preference", {}),
+        ("Thursday mornings suit me too", "propose_slot", {}),
+        ("Perfect, that works", "rescheduled", {}),
     ],
     "support-triage.yaml": [
-        ("Hi, the app crashes every time I open it", "technical"),
-        ("I updated it but the problem is still there, the fixes did not help", "open_ticket"),
-        ("My account email is kim@example.com and the app crashes on open", "ticket_opened"),
+        ("Hi, the app crashes every time I open it", "technical", {}),
+        ("I updated it but the problem is still there, the fixes did not help", "open_ticket", {}),
+        ("My account email is kim@example.com and the app crashes on open", "ticket_opened", {}),
     ],
 }
 
 
-def walk(pathway: Pathway, messages: list[tuple[str, str]]) -> list[str]:
-    """Where the scripted model's transition choice takes each message (gotos resolved)."""
+async def walk(agent: AgentConfig, pathway: Pathway, messages: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """Where the engine (smart mode) takes each message: the scripted model decides by word
+    overlap, the extraction reads the given values, expression edges do the rest."""
     start = pathway.start_node()
     assert start is not None
-    current, visited = start, []
-    for said, _ in messages:
-        choice = best_option(said, transition_candidates(pathway, current))
-        if choice is not None:
-            current = pathway.node_by_id[choice]
-            while current.kind == "goto" and current.data.reference_node_id is not None:
-                current = pathway.node_by_id[current.data.reference_node_id]
-        visited.append(current.id)
-    return visited
+    state = session(start.id)
+    history: list[Message] = []
+    reached = []
+    for said, _, values in messages:
+
+        def structured(request: StructuredRequest, values: dict[str, Any] = values) -> dict[str, Any]:
+            if request.purpose == "extract":
+                return {key: values.get(key) for key in request.schema["properties"]}
+            return default_structured(request)
+
+        model = ScriptedModel(structured_answers=[structured] * 4)
+        incoming = [Message(role="user", content=said)]
+        turn_input = TurnInput(
+            agent=agent.model_copy(update={"execution_mode": "smart"}),
+            pathway=pathway,
+            session=state,
+            history=history,
+            incoming=incoming,
+            now=NOW,
+        )
+        outcome = [e async for e in run_turn(turn_input, model)][-1].outcome  # type: ignore[union-attr]
+        history = [*history, *incoming, Message(role="assistant", content=outcome.text)]
+        state = replace(
+            state, current_node_id=outcome.node_after, visited=outcome.visited, extracted=outcome.extracted
+        )
+        reached.append(outcome.node_after)
+    return reached
 
 
 @pytest.mark.parametrize("name", sorted(CONVERSATIONS))
-def test_the_scripted_model_can_follow_an_example(name: str) -> None:
-    _, pathway = load(name)
+async def test_the_engine_can_follow_an_example(name: str) -> None:
+    agent, pathway = load(name)
     messages = CONVERSATIONS[name]
-    assert walk(pathway, messages) == [expected for _, expected in messages]
+    assert await walk(agent, pathway, messages) == [expected for _, expected, _ in messages]
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,9 @@ An agent that sets no mode gets ``smart`` on the embedded model and ``balance`` 
 upstreams (:func:`effective_mode`).
 
 A node reached by a plain-language transition speaks before it can be left; expression
-edges are followed whenever they hold, also on entering a node (like a goto whose target
-depends on the variables), at most once per node per turn. ``goto`` nodes are followed
+edges are followed whenever they hold, also on entering a node for the first time in the
+session (like a goto whose target depends on the variables: a question already answered is
+passed), at most once per node per turn; a node the conversation comes back to speaks first. ``goto`` nodes are followed
 without a model call, with cycle detection; entering an ``end`` node gives that node's
 reply and ends the session. The loop is bounded by ``max_steps`` and raises
 :class:`StepLimitExceeded` past it.
@@ -171,34 +172,45 @@ def effective_mode(agent: AgentConfig, model: Model) -> ExecutionMode:
 
 
 class _Extraction:
-    """The turn's extraction call: started once (now, or when first needed), applied once."""
+    """The turn's extraction call: started once (now, or when first needed), applied once.
+
+    Its keys are read when it starts (``keys``), so a call started late on the embedded
+    model also covers the nodes the turn has entered by then.
+    """
 
     def __init__(
         self,
         model: Model,
-        configs: Sequence[VariableConfig],
+        keys: Callable[[], Sequence[VariableConfig]],
         build: Callable[[Sequence[VariableConfig]], StructuredRequest],
         node_id: str,
+        *,
+        enabled: bool,
     ) -> None:
-        self.configs = configs
-        self._start = (lambda: _timed_structured(model, build(configs), node_id)) if configs else None
+        self._model, self._keys, self._build, self._node_id = model, keys, build, node_id
+        self._open = enabled
+        self.configs: Sequence[VariableConfig] = ()
         self._task: asyncio.Task[tuple[StructuredResult | None, ModelCalled]] | None = None
 
     @property
     def pending(self) -> bool:
-        return self._start is not None
+        return self._open and (self._task is not None or bool(self._keys()))
 
     def start(self) -> None:
-        if self._start is not None and self._task is None:
-            self._task = asyncio.create_task(self._start())
+        if self._open and self._task is None:
+            self.configs = self._keys()
+            if self.configs:
+                request = self._build(self.configs)
+                self._task = asyncio.create_task(_timed_structured(self._model, request, self._node_id))
 
     async def apply(self, extracted: dict[str, Any], trace: Trace) -> list[TurnEvent]:
         """Run it if it has not started, fold its values into ``extracted``; once."""
-        if self._start is None:
+        if not self._open:
             return []
         self.start()
-        task, self._task, self._start = self._task, None, None
-        assert task is not None
+        task, self._task, self._open = self._task, None, False
+        if task is None:
+            return []
         return await _apply_extraction(task, self.configs, extracted, trace)
 
     async def cancel(self) -> None:
@@ -291,8 +303,11 @@ async def run_turn(
 
     node_model = pick(node)
     mode = effective_mode(agent, node_model)
-    ahead = routing.reachable(pathway, node) if mode != "turbo" else []
-    configs = extraction.keys_to_extract(agent, pathway, [*visited, *ahead])
+    def keys() -> list[VariableConfig]:
+        """Visited nodes' keys and those of the nodes one move away (every key in turbo)."""
+        ahead = routing.reachable(pathway, node) if mode != "turbo" else []
+        return extraction.keys_to_extract(agent, pathway, [*visited, *ahead])
+
     extracted = dict(session.extracted)
     last_context: list[_Prepared] = []  # the latest reply call prepared, for extraction's prefix
 
@@ -316,7 +331,7 @@ async def run_turn(
             keys, conversation, context=latest.request.messages, context_tools=latest.node_tools
         )
 
-    extract = _Extraction(node_model, configs if user_spoke else (), extraction_request, node.id)
+    extract = _Extraction(node_model, keys, extraction_request, node.id, enabled=user_spoke)
     if not serial(node_model):
         extract.start()
 
@@ -452,8 +467,10 @@ async def run_turn(
                 origin = node
                 for entered_event in enter(target, origin, via):
                     yield entered_event
-                # Expression edges that already hold at the node entered are followed at once.
-                passed = {origin.id}
+                # Expression edges that already hold at a node entered for the first time are
+                # followed at once (its question was answered); a node the conversation comes
+                # back to (a correction) speaks first.
+                passed = {origin.id, *(session.visited or ())}
                 while not ended and routing.has_expressions(pathway, node) and node.id not in passed:
                     passed.add(node.id)
                     for applied_event in await extract.apply(extracted, trace):
