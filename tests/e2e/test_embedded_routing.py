@@ -59,7 +59,7 @@ def demo(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 def test_the_demo_books_a_table_and_extracts_the_four_values(demo: dict[str, dict]) -> None:
     case = demo["a plain booking reaches booked with the four values"]
     assert case["status"] == "passed", case["output"]
-    final = case["turns"][-1]["variables"]
+    final = case["transcript"][-1]["variables"]
     assert set(final) >= {"customer_name", "party_size", "booking_date"}
     assert final["party_size"] == 4
     assert "dana" in final["customer_name"].lower()

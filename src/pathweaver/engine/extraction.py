@@ -147,15 +147,41 @@ def coerce(config: VariableConfig, value: Any) -> tuple[Any, str | None]:
             return None, "not text"
 
 
-def apply(configs: Sequence[VariableConfig], raw: Mapping[str, Any]) -> Extraction:
+def apply(configs: Sequence[VariableConfig], raw: Mapping[str, Any], said: str | None = None) -> Extraction:
+    """The typed values of ``raw``; with ``said`` (everything the user wrote), a text value
+    must also be grounded in it: a small model fills fields with guesses ("Hi, I'd like a
+    table" gave a name and a party size), and a value none of whose words the user wrote is
+    refused as ungrounded (numbers may be spelt out, so they are not checked)."""
     values: dict[str, Any] = {}
     rejected: dict[str, str] = {}
+    heard = _stems(said) if said is not None else None
     for config in configs:
         if config.key not in raw or raw[config.key] is None:
             continue
         value, reason = coerce(config, raw[config.key])
+        if (
+            reason is None
+            and heard is not None
+            and isinstance(value, str)
+            and not _grounded(value, heard, said)
+        ):
+            reason = f"{value!r} is not something the user said"
         if reason is None:
             values[config.key] = value
         else:
             rejected[config.key] = reason
     return Extraction(values=values, rejected=rejected)
+
+
+_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _stems(text: str | None) -> set[str]:
+    return {word[:5] for word in _WORDS.findall((text or "").casefold()) if len(word) >= 2}
+
+
+def _grounded(value: str, heard: set[str], said: str | None) -> bool:
+    if said is not None and value.casefold() in said.casefold():
+        return True
+    words = [word[:5] for word in _WORDS.findall(value.casefold()) if len(word) >= 2]
+    return not words or any(word in heard for word in words)

@@ -186,8 +186,10 @@ class _Extraction:
         node_id: str,
         *,
         enabled: bool,
+        said: str,
     ) -> None:
         self._model, self._keys, self._build, self._node_id = model, keys, build, node_id
+        self._said = said
         self._open = enabled
         self.configs: Sequence[VariableConfig] = ()
         self._task: asyncio.Task[tuple[StructuredResult | None, ModelCalled]] | None = None
@@ -211,7 +213,7 @@ class _Extraction:
         task, self._task, self._open = self._task, None, False
         if task is None:
             return []
-        return await _apply_extraction(task, self.configs, extracted, trace)
+        return await _apply_extraction(task, self.configs, extracted, trace, self._said)
 
     async def cancel(self) -> None:
         task, self._task = self._task, None
@@ -303,35 +305,21 @@ async def run_turn(
 
     node_model = pick(node)
     mode = effective_mode(agent, node_model)
+
     def keys() -> list[VariableConfig]:
         """Visited nodes' keys and those of the nodes one move away (every key in turbo)."""
         ahead = routing.reachable(pathway, node) if mode != "turbo" else []
         return extraction.keys_to_extract(agent, pathway, [*visited, *ahead])
 
     extracted = dict(session.extracted)
-    last_context: list[_Prepared] = []  # the latest reply call prepared, for extraction's prefix
 
     def extraction_request(keys: Sequence[VariableConfig]) -> StructuredRequest:
-        """Extraction after the same prompt as the latest call (cached on the embedded model)."""
-        if not last_context:
-            context = prompt.context(
-                agent,
-                node,
-                prompt.history_window(conversation, limits.history_messages),
-                session_vars=session.variables,
-                extracted=extracted,
-                now=now,
-                offer_transition=False,
-                client_instructions=turn.client_instructions,
-                step_last=step_last(node_model),
-            )
-            return extraction.request_for(keys, conversation, context=context)
-        latest = last_context[0]
-        return extraction.request_for(
-            keys, conversation, context=latest.request.messages, context_tools=latest.node_tools
-        )
+        """The transcript form: asked after the conversation's own prompt, the 1.5B model
+        filled fields with guesses from the agent's instructions (measured on the demo)."""
+        return extraction.request_for(keys, conversation)
 
-    extract = _Extraction(node_model, keys, extraction_request, node.id, enabled=user_spoke)
+    said = "\n".join(m.content for m in conversation if m.role == "user" and m.content)
+    extract = _Extraction(node_model, keys, extraction_request, node.id, enabled=user_spoke, said=said)
     if not serial(node_model):
         extract.start()
 
@@ -391,7 +379,6 @@ async def run_turn(
         )
         node_tools = tuple(t for t in tools if t.name != prompt.TRANSITION_TOOL)
         prepared = _Prepared(request, serving, offer, server_names, node_tools)
-        last_context[:] = [prepared]
         return prepared, found
 
     def enter(target: str, origin: Node, via: str) -> list[TurnEvent]:
@@ -733,12 +720,13 @@ async def _apply_extraction(
     configs: Sequence[VariableConfig],
     extracted: dict[str, Any],
     trace: Trace,
+    said: str | None = None,
 ) -> list[TurnEvent]:
     """Await the extraction call and fold its typed values into ``extracted`` (later wins)."""
     result, call = await task
     trace.record(call)
     events: list[TurnEvent] = [call]
-    applied = extraction.apply(configs, result.value if result else {})
+    applied = extraction.apply(configs, result.value if result else {}, said)
     for key, value in applied.values.items():
         if extracted.get(key) != value:
             extracted[key] = value
