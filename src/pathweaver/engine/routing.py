@@ -14,11 +14,11 @@ transition tool offered; see :mod:`pathweaver.engine.turn`):
 
 The choice is framed for small models, as measured on ``bench/routing``: the options are
 numbered statements about the user's last message, "0. None of them" first, the last
-exchange quoted so that it is in focus, and the answer is a number decoded under a schema
-(the embedded model scores the numbers directly and keeps the probabilities). The
-question comes *after* the same system prompt and history as the reply from the current
-node, so the two calls share their prefix: llama.cpp's KV cache and hosted prompt caches
-make the decision cost only the question.
+exchange quoted so that it is in focus, and the answer is a number decoded under a schema.
+The request carries the reply's own prompt (system and history) with the question after it,
+so hosted prompt caches serve the shared part; it also carries the last exchange, which the
+embedded model asks about in a short prompt of its own, in a second llama.cpp context that
+never evicts the conversation's cached prefix, reading its scores for the numbers.
 
 A decision that is not one of the options, a truncated or invalid answer, or a failed
 call never moves the session: it is recorded and the turn goes on at the current node.
