@@ -18,7 +18,15 @@ from typing import Any
 from bench.mock_process import GO_MARKER
 
 OUT_DEGREE = 3
-AGENT = {"name": "Bench", "status": "published", "globalPrompt": "You are a benchmark agent. Be brief."}
+#: ``turbo``: the scenarios measure the single-call turn (the reply with the transition tool
+#: offered) against the null relay, as before the decision-first modes; an agent without a
+#: mode would run ``balance`` on the mock upstream (a decision call beside every reply).
+AGENT = {
+    "name": "Bench",
+    "status": "published",
+    "executionMode": "turbo",
+    "globalPrompt": "You are a benchmark agent. Be brief.",
+}
 
 
 def _node(node_id: str, kind: str, prompt: str, **data: Any) -> dict[str, Any]:
