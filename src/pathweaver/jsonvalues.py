@@ -158,8 +158,7 @@ _SURROGATE_MESSAGE = (
 
 
 _NUL_MESSAGE = (
-    "contains a NUL character (\\u0000), which cannot be stored (PostgreSQL refuses it in text); "
-    "remove it"
+    "contains a NUL character (\\u0000), which cannot be stored (PostgreSQL refuses it in text); remove it"
 )
 
 

@@ -55,6 +55,7 @@ class DecisionMade:
     chosen: str | None
     options: tuple[tuple[str, str, str], ...] = ()
     scores: tuple[float, ...] | None = None
+    check: float | None = None
     expression: str | None = None
     edge_id: str | None = None
     errors: tuple[dict[str, str], ...] = ()
@@ -170,6 +171,8 @@ def _decision_json(decision: DecisionMade) -> dict[str, Any]:
         "chosen": decision.chosen,
         "options": options if decision.options or decision.decided_by == "model" else [],
     }
+    if decision.check is not None:
+        out["check"] = round(decision.check, 4)
     if decision.expression is not None:
         out["expression"] = decision.expression
         out["edgeId"] = decision.edge_id

@@ -695,6 +695,7 @@ async def _decide(
             option.target if option else None,
             described,
             scores=result.scores,
+            check=result.check,
             latency_ms=call.latency_ms,
             usage=result.usage,
             error=why,

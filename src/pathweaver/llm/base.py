@@ -158,6 +158,9 @@ class StructuredResult:
     usage: Usage | None = None
     #: For a choice: each option's probability, where the model gives them.
     scores: tuple[float, ...] | None = None
+    #: For a choice: the probability the model gave to "yes" when asked whether the option
+    #: it picked is true, where it was asked (the embedded model); below 0.5 it stays.
+    check: float | None = None
 
 
 def step_last(model: object) -> bool:

@@ -39,8 +39,7 @@ _NO_NARRATION = (
 _TOOLS_OUTRO = (
     "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
     "within <tool_call></tool_call> XML tags:\n<tool_call>\n"
-    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-    + _NO_NARRATION
+    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>' + _NO_NARRATION
 )
 
 
