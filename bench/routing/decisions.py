@@ -44,6 +44,14 @@ async def run(local_model: str, data_dir: Path | None) -> int:
             if item["agent"] not in agents:
                 agents[item["agent"]] = read_agent_file(EXAMPLES / f"{item['agent']}.yaml")
             agent, pathway = agents[item["agent"]]
+            # Every edge as a plain-language one: this measures the model's choice (the
+            # restaurant's form edges became expression edges after this set was written).
+            pathway = pathway.model_validate(
+                {
+                    **pathway.to_json(),
+                    "edges": [{**e.to_json(), "data": {"condition": e.condition}} for e in pathway.edges],
+                }
+            )
             node = pathway.node(item["node"])
             options = routing.model_options(pathway, node)
             said = [Message("assistant", item["agent_said"]), Message("user", item["user"])]

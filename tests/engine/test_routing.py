@@ -346,3 +346,30 @@ def test_validation_names_a_malformed_expression_and_its_node() -> None:
     assert 'edge "start-next" from node "start"' in error.message
     unknown = [w for w in report.warnings if w.code == "unknown_expression_variable"]
     assert unknown and '"mystery"' in unknown[0].message
+
+
+def test_the_step_can_follow_the_history_so_the_rest_stays_cached() -> None:
+    from pathweaver.engine.prompt import context
+
+    agent = AgentConfig(globalPrompt="You are Luna's host.", language="en")
+    at = BOOKING.node("ask_size")
+    assert at is not None
+    window = [Message(role="user", content="hi")]
+    one = context(agent, at, window, session_vars={}, extracted={}, now=NOW, offer_transition=False)
+    assert [m.role for m in one] == ["system", "user"]
+    assert one[0].content is not None and "You are Luna's host." in one[0].content
+    assert "You are at ask_size." in one[0].content
+    split = context(
+        agent,
+        at,
+        window,
+        session_vars={},
+        extracted={"party_size": 4},
+        now=NOW,
+        offer_transition=False,
+        step_last=True,
+    )
+    assert [m.role for m in split] == ["system", "user", "system"]
+    assert split[0].content is not None and "ask_size" not in split[0].content, "the stable part only"
+    assert split[2].content is not None and "You are at ask_size." in split[2].content
+    assert '"party_size": 4' in split[2].content

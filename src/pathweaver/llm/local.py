@@ -222,8 +222,11 @@ class LocalModel:
 
     #: One call at a time (see :func:`pathweaver.llm.base.serial`).
     serial_calls = True
-    #: The step after the history, for the cache (see :func:`pathweaver.llm.base.step_last`).
-    prompt_step_last = True
+    #: The step after the history would keep the rest of the prompt cached between turns
+    #: (:func:`pathweaver.llm.base.step_last`), but the 1.5B model then began some replies by
+    #: repeating the step's heading ("## Current step: ..."), so it gets one leading system
+    #: message like every upstream until a layout is measured that it does not echo.
+    prompt_step_last = False
 
     def __init__(
         self,
