@@ -653,11 +653,25 @@ def test_ten_thousand_nodes_validate_in_well_under_a_second() -> None:
     assert elapsed < 0.5, f"validation took {elapsed:.3f}s"
 
 
+def broken(size: int) -> Pathway:
+    nodes = [node("start", "start"), node("end", "end")] + [node(f"n{index}") for index in range(size)]
+    edges = [edge(f"n{index}", f"missing{index}") for index in range(size)]
+    return Pathway.model_validate({"nodes": nodes, "edges": edges})
+
+
+def best_of_three(pathway: Pathway) -> float:
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        validate_pathway(pathway, AGENT)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
 def test_ten_thousand_broken_edges_stay_linear() -> None:
-    nodes = [node("start", "start"), node("end", "end")] + [node(f"n{index}") for index in range(10_000)]
-    edges = [edge(f"n{index}", f"missing{index}") for index in range(10_000)]
-    big = Pathway.model_validate({"nodes": nodes, "edges": edges})
-    started = time.perf_counter()
-    report = validate_pathway(big, AGENT)
-    assert time.perf_counter() - started < 0.5
-    assert len(report.errors) == 10_000
+    """Ten times the edges, at most about ten times the work: a ratio measured side by side
+    (the best of three runs each), not a wall-clock limit that a busy machine breaks. A
+    quadratic check (a "did you mean" over every node per edge) would be about 100 times."""
+    small, big = broken(1_000), broken(10_000)
+    assert len(validate_pathway(big, AGENT).errors) == 10_000
+    assert best_of_three(big) / best_of_three(small) < 30
