@@ -373,3 +373,36 @@ def test_the_step_can_follow_the_history_so_the_rest_stays_cached() -> None:
     assert split[0].content is not None and "ask_size" not in split[0].content, "the stable part only"
     assert split[2].content is not None and "You are at ask_size." in split[2].content
     assert '"party_size": 4' in split[2].content
+
+
+@pytest.mark.parametrize(
+    ("said", "raw", "kept"),
+    [
+        ("Hi, I'd like to book a table", {"party_size": 2, "customer_name": "Dana"}, {}),
+        (
+            "It's for Dana Levi",
+            {"party_size": 2, "customer_name": "Dana Levi"},
+            {"customer_name": "Dana Levi"},
+        ),
+        ("We are four people", {"party_size": 4}, {"party_size": 4}),
+        (
+            "just the two of us, tomorrow at 7pm",
+            {"party_size": 2, "booking_date": "tomorrow at 7pm"},
+            {"party_size": 2, "booking_date": "tomorrow at 7pm"},
+        ),
+        ("a group of 30", {"party_size": 30}, {"party_size": 30}),
+        ("my name is ann", {"customer_name": "Ann Lee"}, {"customer_name": "Ann Lee"}),
+    ],
+)
+def test_extracted_values_must_be_something_the_user_said(said: str, raw: dict, kept: dict) -> None:
+    from pathweaver.agent.config import VariableConfig
+    from pathweaver.engine.extraction import apply
+
+    configs = [
+        VariableConfig(key="party_size", type="number"),
+        VariableConfig(key="customer_name"),
+        VariableConfig(key="booking_date"),
+    ]
+    result = apply(configs, raw, said)
+    assert result.values == kept
+    assert set(result.rejected) == set(raw) - set(kept)

@@ -150,8 +150,9 @@ def coerce(config: VariableConfig, value: Any) -> tuple[Any, str | None]:
 def apply(configs: Sequence[VariableConfig], raw: Mapping[str, Any], said: str | None = None) -> Extraction:
     """The typed values of ``raw``; with ``said`` (everything the user wrote), a text value
     must also be grounded in it: a small model fills fields with guesses ("Hi, I'd like a
-    table" gave a name and a party size), and a value none of whose words the user wrote is
-    refused as ungrounded (numbers may be spelt out, so they are not checked)."""
+    table" gave a name and a party size), so a text none of whose words the user wrote, or a
+    number up to twenty the user gave neither in digits nor in English words, is refused as
+    ungrounded (larger numbers, and numbers spelt in other languages, are let through)."""
     values: dict[str, Any] = {}
     rejected: dict[str, str] = {}
     heard = _stems(said) if said is not None else None
@@ -159,12 +160,7 @@ def apply(configs: Sequence[VariableConfig], raw: Mapping[str, Any], said: str |
         if config.key not in raw or raw[config.key] is None:
             continue
         value, reason = coerce(config, raw[config.key])
-        if (
-            reason is None
-            and heard is not None
-            and isinstance(value, str)
-            and not _grounded(value, heard, said)
-        ):
+        if reason is None and heard is not None and not _grounded(value, heard, said):
             reason = f"{value!r} is not something the user said"
         if reason is None:
             values[config.key] = value
@@ -180,7 +176,48 @@ def _stems(text: str | None) -> set[str]:
     return {word[:5] for word in _WORDS.findall((text or "").casefold()) if len(word) >= 2}
 
 
-def _grounded(value: str, heard: set[str], said: str | None) -> bool:
+_NUMBER_WORDS = {
+    word: number
+    for number, words in enumerate(
+        [
+            "zero none",
+            "one single alone myself",
+            "two couple pair both",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve dozen",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+    for word in words.split()
+}
+
+
+def _grounded(value: Any, heard: set[str], said: str | None) -> bool:
+    """Whether the user could have said ``value``: a word of it, its digits, or (for a small
+    number) its English word ("couple" and "both" count for two)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = (said or "").casefold()
+        if f"{value:g}" in text.replace(",", ""):
+            return True
+        spoken = {_NUMBER_WORDS.get(word) for word in _WORDS.findall(text)}
+        return value in spoken or value > 20
+    if not isinstance(value, str):
+        return True
     if said is not None and value.casefold() in said.casefold():
         return True
     words = [word[:5] for word in _WORDS.findall(value.casefold()) if len(word) >= 2]
