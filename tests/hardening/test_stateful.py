@@ -41,7 +41,7 @@ CALL_TIMEOUT = 20.0
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 words = st.text(st.sampled_from("abc xyz/{}\"'\\\n\t é中🙂"), max_size=30)
-leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text
+leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | text
 values = st.recursive(
     leaf,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
