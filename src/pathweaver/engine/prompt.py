@@ -68,24 +68,18 @@ def system_prompt(
     knowledge: str = "",
 ) -> str:
     """The whole system prompt at ``node``, as one text: the agent's part, then the step's."""
-    variables = merged_variables(session_vars, extracted)
-    return "\n\n".join(
-        part
-        for part in (
-            agent_prompt(agent, variables, session_vars),
-            step_prompt(
-                agent,
-                node,
-                variables=variables,
-                extracted=extracted,
-                now=now,
-                offer_transition=offer_transition,
-                client_instructions=client_instructions,
-                knowledge=knowledge,
-            ),
-        )
-        if part
+    (system,) = context(
+        agent,
+        node,
+        (),
+        session_vars=session_vars,
+        extracted=extracted,
+        now=now,
+        offer_transition=offer_transition,
+        client_instructions=client_instructions,
+        knowledge=knowledge,
     )
+    return system.content or ""
 
 
 def agent_prompt(agent: AgentConfig, variables: Mapping[str, Any], session_vars: Mapping[str, Any]) -> str:

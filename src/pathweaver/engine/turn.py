@@ -421,14 +421,7 @@ async def run_turn(
                     pathway, node, merged_variables(session.variables, extracted)
                 )
                 if held.target is not None or held.errors:
-                    decided = DecisionMade(
-                        node.id,
-                        "expression" if held.target else "none",
-                        held.target,
-                        expression=held.expression,
-                        edge_id=held.edge_id,
-                        errors=held.errors,
-                    )
+                    decided = _held(node, held)
                     trace.record(decided)
                     yield decided
                 target = held.target
@@ -467,14 +460,7 @@ async def run_turn(
                     )
                     if held.target is None and not held.errors:
                         break
-                    decided = DecisionMade(
-                        node.id,
-                        "expression" if held.target else "none",
-                        held.target,
-                        expression=held.expression,
-                        edge_id=held.edge_id,
-                        errors=held.errors,
-                    )
+                    decided = _held(node, held)
                     trace.record(decided)
                     yield decided
                     if held.target is None:
@@ -658,6 +644,18 @@ async def run_turn(
         trace=trace.to_json(node_after=node.id, ended=ended, client_tool_calls=client_json),
     )
     yield TurnDone(outcome)
+
+
+def _held(node: Node, held: routing.ExpressionResult) -> DecisionMade:
+    """The decision the expression edges of ``node`` made (or their errors, when none held)."""
+    return DecisionMade(
+        node.id,
+        "expression" if held.target else "none",
+        held.target,
+        expression=held.expression,
+        edge_id=held.edge_id,
+        errors=held.errors,
+    )
 
 
 async def _decide(
