@@ -165,8 +165,11 @@ def _figures_text(found: Figures) -> list[str]:
         f"model calls per turn         {_spread(found.calls, digits=2)}"
         + (f" ({purposes})" if purposes else ""),
         f"prompt tokens per turn       {_spread(found.prompt_tokens, digits=0)}",
+        f"  of which cached            {_spread(found.cached_tokens, digits=0)}",
         f"completion tokens per turn   {_spread(found.completion_tokens, digits=0)}",
         f"wall time per turn           {_spread(found.seconds, ' s', digits=3)}",
+        "  in model calls (mean)      "
+        + (", ".join(f"{purpose} {spent:.2f} s" for purpose, spent in found.seconds_by_purpose.items()) or "n/a"),
     ]
 
 

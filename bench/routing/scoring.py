@@ -323,6 +323,9 @@ class Figures:
     completion_tokens: Spread
     seconds: Spread
     calls_by_purpose: dict[str, float] = field(default_factory=dict)
+    cached_tokens: Spread = Spread.of([])
+    #: Mean seconds per turn spent in model calls of each purpose.
+    seconds_by_purpose: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -335,6 +338,8 @@ class Figures:
             "modelCallsPerTurn": self.calls.to_json(),
             "modelCallsPerTurnByPurpose": {k: round(v, 4) for k, v in self.calls_by_purpose.items()},
             "promptTokensPerTurn": self.prompt_tokens.to_json(),
+            "cachedPromptTokensPerTurn": self.cached_tokens.to_json(),
+            "modelSecondsPerTurnByPurpose": {k: round(v, 4) for k, v in self.seconds_by_purpose.items()},
             "completionTokensPerTurn": self.completion_tokens.to_json(),
             "secondsPerTurn": self.seconds.to_json(),
         }
@@ -344,10 +349,13 @@ def figures(conversations: Sequence[ConversationScore]) -> Figures:
     turns = [turn for conversation in conversations for turn in conversation.turns]
     sent = [turn for turn in turns if turn.usage is not None]
     purposes: dict[str, int] = {}
+    seconds: dict[str, float] = {}
     for turn in sent:
         assert turn.usage is not None
         for purpose, count in turn.usage.by_purpose.items():
             purposes[purpose] = purposes.get(purpose, 0) + count
+        for purpose, spent in turn.usage.seconds_by_purpose.items():
+            seconds[purpose] = seconds.get(purpose, 0.0) + spent
     return Figures(
         node_accuracy=ratio([turn.correct for turn in turns]),
         should_move=ratio([turn.correct for turn in turns if turn.should_move]),
@@ -368,6 +376,12 @@ def figures(conversations: Sequence[ConversationScore]) -> Figures:
         ),
         seconds=Spread.of([turn.seconds for turn in sent if turn.seconds is not None]),
         calls_by_purpose={purpose: count / len(sent) for purpose, count in sorted(purposes.items())}
+        if sent
+        else {},
+        cached_tokens=Spread.of(
+            [float(t.usage.cached_tokens) for t in sent if t.usage and t.usage.cached_tokens is not None]
+        ),
+        seconds_by_purpose={purpose: spent / len(sent) for purpose, spent in sorted(seconds.items())}
         if sent
         else {},
     )

@@ -354,9 +354,10 @@ def test_the_step_can_follow_the_history_so_the_rest_stays_cached() -> None:
     agent = AgentConfig(globalPrompt="You are Luna's host.", language="en")
     at = BOOKING.node("ask_size")
     assert at is not None
-    window = [Message(role="user", content="hi")]
+    earlier = [Message(role="user", content="hello"), Message(role="assistant", content="Hi! Booking?")]
+    window = [*earlier, Message(role="user", content="hi")]
     one = context(agent, at, window, session_vars={}, extracted={}, now=NOW, offer_transition=False)
-    assert [m.role for m in one] == ["system", "user"]
+    assert [m.role for m in one] == ["system", "user", "assistant", "user"]
     assert one[0].content is not None and "You are Luna's host." in one[0].content
     assert "You are at ask_size." in one[0].content
     split = context(
@@ -369,10 +370,14 @@ def test_the_step_can_follow_the_history_so_the_rest_stays_cached() -> None:
         offer_transition=False,
         step_last=True,
     )
-    assert [m.role for m in split] == ["system", "user", "system"]
+    # The stable part and the earlier history first (the cached prefix), then the step,
+    # then the user's last message: the last thing the model reads before it answers.
+    assert [m.role for m in split] == ["system", "user", "assistant", "system", "user"]
     assert split[0].content is not None and "ask_size" not in split[0].content, "the stable part only"
-    assert split[2].content is not None and "You are at ask_size." in split[2].content
-    assert '"party_size": 4' in split[2].content
+    assert split[1:3] == earlier
+    assert split[3].content is not None and "You are at ask_size." in split[3].content
+    assert '"party_size": 4' in split[3].content
+    assert split[4].content == "hi"
 
 
 @pytest.mark.parametrize(

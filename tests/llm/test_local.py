@@ -55,6 +55,7 @@ class FakeBackend:
     endless: bool = False
     prompts: list[str] = field(default_factory=list)
     grammars: list[str | None] = field(default_factory=list)
+    slots: list[str] = field(default_factory=list)
     samplings: list[Sampling] = field(default_factory=list)
     threads: set[str] = field(default_factory=set)
     active: int = 0
@@ -74,7 +75,9 @@ class FakeBackend:
         sampling: Sampling,
         grammar: str | None,
         stop: threading.Event,
+        slot: str = "main",
     ) -> Iterator[str | Done]:
+        self.slots.append(slot)
         self.grammars.append(grammar)
         self.samplings.append(sampling)
         self.threads.add(threading.current_thread().name)
@@ -271,7 +274,23 @@ async def test_structured_output_is_greedy_constrained_and_validated() -> None:
     assert result.usage == Usage(prompt_tokens=len(backend.prompts[0].split()), completion_tokens=3)
     assert backend.samplings[0].temperature == 0
     assert backend.grammars[0] is not None and backend.grammars[0].startswith('root ::= "{"')
-    assert "JSON Schema" in backend.prompts[0]
+    # The keys and their kinds in one line (the grammar enforces the rest).
+    assert '{"name": string or null, "phone": string or null}' in backend.prompts[0]
+
+
+async def test_replies_and_structured_calls_keep_their_own_cached_prefixes() -> None:
+    """A structured call (extraction) runs in its own llama.cpp context, so it never evicts
+    the conversation's evaluated prefix that the next reply reuses."""
+    backend = FakeBackend(pieces=['{"name": "Ada"}'])
+    model = local(backend)
+    schema = {"type": "object", "properties": {"name": {"type": ["string", "null"]}}, "required": ["name"]}
+
+    await model.structured(StructuredRequest(messages=HELLO.messages, schema=schema))
+    backend.pieces = ["Hello"]
+    await collect(model.stream(HELLO))
+    await model.aclose()
+
+    assert backend.slots == ["extract", "main"]
 
 
 @pytest.mark.parametrize(

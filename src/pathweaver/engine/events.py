@@ -240,6 +240,7 @@ class Trace:
                         else round(call.first_token_ms, 2),
                         "promptTokens": call.usage.prompt_tokens if call.usage else None,
                         "completionTokens": call.usage.completion_tokens if call.usage else None,
+                        "cachedTokens": call.usage.cached_tokens if call.usage else None,
                         **({"error": call.error} if call.error else {}),
                     }
                 )

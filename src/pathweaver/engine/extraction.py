@@ -103,10 +103,15 @@ def request_for(
             if message.role in ("user", "assistant") and message.content:
                 speaker = "User" if message.role == "user" else "Agent"
                 lines.append(f"{speaker}: {message.content}")
-        instructions = f"Extract these fields from the conversation below. {rules}\nFields:\n{fields}"
+        # What changes least comes first (the rules, then the conversation, which only grows),
+        # the fields last: the embedded model reuses the evaluated prefix from the turn before
+        # and reads only the new messages and the fields.
         messages = (
-            Message(role="system", content=instructions),
-            Message(role="user", content="\n".join(lines)),
+            Message(role="system", content=f"You extract fields from a conversation. {rules}"),
+            Message(
+                role="user",
+                content="Conversation:\n" + "\n".join(lines) + f"\n\nExtract these fields:\n{fields}",
+            ),
         )
     return StructuredRequest(
         messages=messages,

@@ -150,10 +150,12 @@ def context(
 ) -> list[Message]:
     """The messages a call at ``node`` starts with: system prompt(s) and the history window.
 
-    ``step_last`` (the embedded model) puts the step's part in a second system message
-    after the history, so that everything before it (the agent's part and the history) is
-    the same in every call of the session and stays in llama.cpp's cache: a turn then
-    evaluates only its new messages and the step, instead of the whole prompt. HTTP
+    ``step_last`` (the embedded model) puts the step's part in a second system message just
+    before the user's last message, so that everything before it (the agent's part and the
+    earlier history) is the same in every call of the session and stays in llama.cpp's
+    cache: a turn then evaluates only the last reply, the step and the new message, instead
+    of the whole prompt. The user's words stay the last thing the model reads (with the step
+    after them, the 1.5B model began some replies by repeating the step's heading). HTTP
     upstreams get one leading system message, which every chat template accepts.
     """
     variables = merged_variables(session_vars, extracted)
@@ -169,7 +171,13 @@ def context(
         knowledge=knowledge,
     )
     if step_last:
-        return [Message(role="system", content=stable), *window, Message(role="system", content=step)]
+        last_user = max((i for i, m in enumerate(window) if m.role == "user"), default=len(window))
+        return [
+            Message(role="system", content=stable),
+            *window[:last_user],
+            Message(role="system", content=step),
+            *window[last_user:],
+        ]
     joined = "\n\n".join(part for part in (stable, step) if part)
     return [Message(role="system", content=joined), *window]
 

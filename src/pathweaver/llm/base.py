@@ -69,6 +69,9 @@ class ChatRequest:
 class Usage:
     prompt_tokens: int
     completion_tokens: int
+    #: Of ``prompt_tokens``, those the model served from its cache (llama.cpp's evaluated
+    #: prefix; an upstream's ``prompt_tokens_details.cached_tokens``); 0 when unknown.
+    cached_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

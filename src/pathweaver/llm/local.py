@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pathweaver.errors import LLMConfigError, LLMError, ModelBusy, ModelOutputError
 from pathweaver.llm import chatml
@@ -77,6 +77,15 @@ class Done:
     reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
+    #: Of ``prompt_tokens``, those found already evaluated in the context's cache.
+    cached_tokens: int = 0
+
+
+#: The llama.cpp contexts a backend keeps, each with its own cache of the last prompt it
+#: evaluated: ``main`` for replies (the conversation's prompt grows turn after turn, so its
+#: prefix is reused), ``decide`` for routing questions, ``extract`` for extraction. Calls of
+#: one kind never evict another kind's cached prefix.
+Slot = Literal["main", "decide", "extract"]
 
 
 class Backend(Protocol):
@@ -94,6 +103,7 @@ class Backend(Protocol):
         sampling: Sampling,
         grammar: str | None,
         stop: threading.Event,
+        slot: Slot = "main",
     ) -> Iterator[str | Done]:
         """Yield decoded text pieces as tokens are sampled, then one :class:`Done`."""
         ...
@@ -133,14 +143,14 @@ class LlamaBackend:
                 code="local_model_unloadable",
             ) from None
         self.context_size = context_size
-        self._open_side: Callable[[], Any] = lambda: llama_cpp.Llama(
+        self._open: Callable[[int], Any] = lambda size: llama_cpp.Llama(
             model_path=str(path),
-            n_ctx=SIDE_CONTEXT,
+            n_ctx=size,
             n_threads=threads,
             n_threads_batch=threads,
             verbose=False,
         )
-        self._side: Any = None
+        self._contexts: dict[str, Any] = {"main": self._llama}
         self._stops = {self._llama.token_eos()}
         for marker in chatml.END_MARKERS:
             ids = self.tokenize(marker)
@@ -158,9 +168,12 @@ class LlamaBackend:
         sampling: Sampling,
         grammar: str | None,
         stop: threading.Event,
+        slot: Slot = "main",
     ) -> Iterator[str | Done]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        tokens = self._llama.generate(
+        llama = self._context(slot)
+        cached = min(llama.longest_token_prefix(llama._input_ids.tolist(), prompt), len(prompt) - 1)
+        tokens = llama.generate(
             prompt,
             temp=sampling.temperature,
             top_p=sampling.top_p,
@@ -176,7 +189,7 @@ class LlamaBackend:
                     reason = "stop"
                     break
                 count += 1
-                text = decoder.decode(self._llama.detokenize([token], special=True))
+                text = decoder.decode(llama.detokenize([token], special=True))
                 if text:
                     yield text
                 if stop.is_set() or count >= max_tokens:
@@ -185,21 +198,25 @@ class LlamaBackend:
             tokens.close()
         if tail := decoder.decode(b"", final=True):
             yield tail
-        yield Done("stop" if reason == "stop" else "length", len(prompt), count)
+        yield Done("stop" if reason == "stop" else "length", len(prompt), count, max(cached, 0))
 
-    def score_next(self, prompt: list[int], candidates: Sequence[int], *, side: bool = False) -> list[float]:
+    def _context(self, slot: Slot) -> Any:
+        """The llama.cpp context of ``slot``, opened on first use over the same weights
+        (memory-mapped, so shared; each context adds only its KV cache)."""
+        llama = self._contexts.get(slot)
+        if llama is None:
+            llama = self._contexts[slot] = self._open(SIDE_CONTEXT if slot == "decide" else self.context_size)
+        return llama
+
+    def score_next(self, prompt: list[int], candidates: Sequence[int], *, slot: Slot = "main") -> list[float]:
         """The logits of ``candidates`` as the token after ``prompt``, sampling nothing.
 
-        The evaluated prefix that ``prompt`` shares with the previous call is reused, as
-        ``Llama.generate`` does. ``side``: in the side context (a second llama.cpp context
-        over the same memory-mapped weights, opened on first use), so that side questions
-        never evict the conversation's prefix from the main context's cache.
+        The evaluated prefix that ``prompt`` shares with the slot's previous call is
+        reused, as ``Llama.generate`` does.
         """
         import numpy as np
 
-        if side and self._side is None:
-            self._side = self._open_side()
-        llama = self._side if side else self._llama
+        llama = self._context(slot)
         cached = llama._input_ids.tolist()
         reuse = min(llama.longest_token_prefix(cached, prompt), len(prompt) - 1)
         llama.n_tokens = max(reuse, 0)
@@ -208,9 +225,8 @@ class LlamaBackend:
         return [float(logits[token]) for token in candidates]
 
     def close(self) -> None:
-        if self._side is not None:
-            self._side.close()
-        self._llama.close()
+        for llama in self._contexts.values():
+            llama.close()
 
 
 class LocalModel:
@@ -222,11 +238,9 @@ class LocalModel:
 
     #: One call at a time (see :func:`pathweaver.llm.base.serial`).
     serial_calls = True
-    #: The step after the history would keep the rest of the prompt cached between turns
-    #: (:func:`pathweaver.llm.base.step_last`), but the 1.5B model then began some replies by
-    #: repeating the step's heading ("## Current step: ..."), so it gets one leading system
-    #: message like every upstream until a layout is measured that it does not echo.
-    prompt_step_last = False
+    #: The step's part of the prompt comes just before the user's last message
+    #: (:func:`pathweaver.engine.prompt.context`), so the rest stays in llama.cpp's cache.
+    prompt_step_last = True
 
     def __init__(
         self,
@@ -294,7 +308,7 @@ class LocalModel:
         splitter = _ToolCallSplitter() if request.tools else None
         async for item in self._on_worker(generate):
             if isinstance(item, Done):
-                usage = Usage(item.prompt_tokens, item.completion_tokens)
+                usage = Usage(item.prompt_tokens, item.completion_tokens, item.cached_tokens)
                 if splitter is not None and splitter.calling:
                     yield splitter.tool_call(item.reason)
                     yield Finish("tool_calls", usage)
@@ -322,7 +336,12 @@ class LocalModel:
         def generate(backend: Backend, stop: threading.Event) -> Iterator[str | Done]:
             prompt = _fit(backend, messages, request.context_tools, instructions, request.max_tokens)
             return backend.complete(
-                prompt, max_tokens=request.max_tokens, sampling=GREEDY, grammar=grammar, stop=stop
+                prompt,
+                max_tokens=request.max_tokens,
+                sampling=GREEDY,
+                grammar=grammar,
+                stop=stop,
+                slot="extract",
             )
 
         pieces: list[str] = []
@@ -335,7 +354,7 @@ class LocalModel:
         if done is None:
             raise LLMError("the embedded model stopped without finishing its answer")
         value = parse_object("".join(pieces), request.schema, truncated=done.reason == "length")
-        return StructuredResult(value, Usage(done.prompt_tokens, done.completion_tokens))
+        return StructuredResult(value, Usage(done.prompt_tokens, done.completion_tokens, done.cached_tokens))
 
     async def _choose(self, request: StructuredRequest) -> StructuredResult:
         """A choice among numbered options: the numbers scored, none sampled, then checked.
@@ -518,7 +537,7 @@ class _ToolCallSplitter:
         )
 
 
-#: The side context holds one short question at a time (decisions).
+#: The ``decide`` context holds one short question at a time.
 SIDE_CONTEXT = 2048
 _CHOICE_SYSTEM = "You read a conversation and decide which statement about the user's reply is true."
 
@@ -573,22 +592,45 @@ def _side_choice(
     assert request.exchange is not None
     asked, said = request.exchange
     tokens = backend.tokenize(chatml.render(choice_prompt(request.options, asked, said)))
-    scores = _softmax(scorer(tokens, ids, side=True))
+    scores = _softmax(scorer(tokens, ids, slot="decide"))
     read = len(tokens)
     best = max(range(len(scores)), key=scores.__getitem__)
     if best == 0:
         return _Chosen(scores, None, read)
     answers = [backend.tokenize(word)[0] for word in ("yes", "Yes", "no", "No")]
     question = backend.tokenize(chatml.render(check_prompt(request.options[best], asked, said)))
-    yes_yes, yes_cap, _, _ = _softmax(scorer(question, answers, side=True))
+    yes_yes, yes_cap, _, _ = _softmax(scorer(question, answers, slot="decide"))
     return _Chosen(scores, yes_yes + yes_cap, read + len(question))
 
 
 def schema_instructions(schema: Mapping[str, Any]) -> str:
-    """What the system prompt says about the expected object (the grammar enforces it)."""
+    """What the prompt says about the expected object: its keys and their kinds, in a line.
+
+    The grammar enforces the schema, so the prompt only has to tell the model what to fill
+    in; a whole JSON Schema is several hundred tokens of prompt to evaluate on every call
+    (an extraction of six keys read 1.5x as many tokens). Schemas that are not a flat object
+    are given whole.
+    """
+    properties = schema.get("properties")
+    if schema.get("type") == "object" and isinstance(properties, Mapping) and properties:
+        kinds = [f"{json.dumps(key, ensure_ascii=False)}: {_kind(sub)}" for key, sub in properties.items()]
+        return "Answer with one JSON object only, of this form: {" + ", ".join(kinds) + "}"
     return "Answer with one JSON object that validates against this JSON Schema:\n" + json.dumps(
         dict(schema), ensure_ascii=False
     )
+
+
+def _kind(schema: Any) -> str:
+    if not isinstance(schema, Mapping):
+        return "any value"
+    if isinstance(schema.get("enum"), list):
+        return "one of " + json.dumps(schema["enum"], ensure_ascii=False)
+    kind = schema.get("type")
+    if isinstance(kind, str) and kind not in ("object", "array"):
+        return kind
+    if isinstance(kind, list) and all(isinstance(k, str) and k not in ("object", "array") for k in kind):
+        return " or ".join(kind)
+    return json.dumps(dict(schema), ensure_ascii=False)
 
 
 def _fit(

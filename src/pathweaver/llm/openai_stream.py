@@ -233,9 +233,12 @@ def _finish_reason(reason: str) -> FinishReason:
 
 
 def _usage(usage: Mapping[str, Any]) -> Usage:
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
     return Usage(
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
+        cached_tokens=cached if isinstance(cached, int) and not isinstance(cached, bool) else 0,
     )
 
 
