@@ -94,12 +94,55 @@ async def test_get_session_has_both_state_shapes(client, project: Project) -> No
     body = (await client.get(f"{url}/s-3", headers=project.auth)).json()
     assert body["sessionId"] == "s-3"
     assert body["state"]["variables"] == {"city": "Taipei"}
-    assert body["data"]["messages"] == body["state"]["messages"]
     assert [m["role"] for m in body["state"]["messages"]] == ["user", "assistant"]
     assert body["currentNodeId"] == "start"
     assert body["messageCount"] == 2
     assert [e["type"] for e in body["events"]] == ["session.started", "message.received", "message.sent"]
     assert body["turns"][0]["trace"]["modelCalls"][0]["purpose"] == "decide"
+
+
+def _as_pathors_client_reads(answer: dict) -> dict:
+    """What Pathors' published client does with every v1 answer: ``json.data ?? json``."""
+    return answer["data"] if answer.get("data") is not None else answer
+
+
+async def test_the_v1_session_read_is_what_pathors_client_reads(client, project: Project) -> None:
+    url = V1.format(pid=project.id)
+    await client.post(url, json={"session_id": "s-v1", "provider": "api"}, headers=project.auth)
+    await client.post(
+        f"/v1/projects/{project.id}/chat/completions",
+        json={"messages": [{"role": "user", "content": "hello"}]},
+        headers={**project.auth, "X-Session-ID": "s-v1"},
+    )
+    session = _as_pathors_client_reads((await client.get(f"{url}/s-v1", headers=project.auth)).json())
+    assert "data" not in session
+    assert session["sessionId"] == "s-v1"
+    assert session["startTime"] and session["endTime"] is None
+    assert session["provider"] == "api"
+    assert session["messageCount"] == 2
+    assert session["marked"] is False and session["evaluation"] is None
+    said = [
+        (e["type"], e["data"]["message"]["role"], e["data"]["message"]["content"])
+        for e in session["events"]
+        if e["type"] in ("message.received", "message.sent")
+    ]
+    assert said[0] == ("message.received", "user", "hello")
+    assert [kind for kind, _, _ in said] == ["message.received", "message.sent"]
+
+
+@pytest.mark.parametrize(("path", "gen1"), [(GEN1, True), (GEN2, False), (GEN2_SHORT, False)])
+async def test_the_gen1_data_block_is_on_the_gen1_paths_only(
+    client, project: Project, path: str, gen1: bool
+) -> None:
+    url = path.format(pid=project.id)
+    await client.post(url, json={"session_id": "s-old", "variables": {"plan": "gold"}}, headers=project.auth)
+    body = (await client.get(f"{url}/s-old", headers=project.auth)).json()
+    assert body["sessionId"] == "s-old"
+    assert body["state"]["variables"] == {"plan": "gold"}
+    if gen1:
+        assert body["data"] == {"variables": {"plan": "gold"}, "messages": []}
+    else:
+        assert "data" not in body
 
 
 async def test_end_session_is_idempotent_and_blocks_further_turns(client, project: Project) -> None:

@@ -108,7 +108,7 @@ async def test_a_session_created_by_its_first_turn_starts_from_its_greeting(
     prompt = [(m.role, m.content) for m in model.calls[-1].messages if m.role != "system"]
     assert prompt == [("assistant", "Hello, I am Ada."), ("user", "hi Ada")]
     stored = (await client.get(f"/v1/projects/{project.id}/sessions/greeted", headers=project.auth)).json()
-    assert [m["content"] for m in stored["data"]["messages"]] == [
+    assert [m["content"] for m in stored["state"]["messages"]] == [
         "Hello, I am Ada.",
         "hi Ada",
         "You said: hi Ada",

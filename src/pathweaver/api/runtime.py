@@ -38,6 +38,7 @@ from pathweaver.api.wire import (
     ChatCompletionOut,
     ChunkWriter,
     CreateSessionBody,
+    Gen1SessionOut,
     SearchBody,
     SearchResultOut,
     SessionIdBody,
@@ -160,11 +161,19 @@ async def create_session(request: Request, projectId: str, body: CreateSessionBo
 
 
 async def get_session(request: Request, projectId: str, sessionId: str, caller: CallerDep) -> Any:
+    return await _session(request, projectId, sessionId, gen1=False)
+
+
+async def get_session_gen1(request: Request, projectId: str, sessionId: str, caller: CallerDep) -> Any:
+    return await _session(request, projectId, sessionId, gen1=True)
+
+
+async def _session(request: Request, project_id: str, session_id: str, *, gen1: bool) -> dict[str, Any]:
     conversations = _conversations(request)
-    session = await conversations.get_session(projectId, sessionId)
+    session = await conversations.get_session(project_id, session_id)
     history = await conversations.history(session)
     turns = await conversations.turns(session)
-    return session_json(session, history, turns)
+    return session_json(session, history, turns, gen1=gen1)
 
 
 async def end_session(request: Request, projectId: str, body: SessionIdBody, caller: CallerDep) -> Any:
@@ -567,7 +576,7 @@ def runtime_routers() -> list[APIRouter]:
     for prefix in ("/project/{projectId}/integration/api", "/api/project/{projectId}/integration/api"):
         legacy = APIRouter(prefix=prefix, tags=["runtime (deprecated paths)"], deprecated=True)
         _add_chat(legacy)
-        _add_sessions(legacy, "/session")
+        _add_sessions(legacy, "/session", gen1=prefix.startswith("/api/"))
         routers.append(legacy)
     short = APIRouter(prefix="/project/{projectId}", tags=["runtime (deprecated paths)"], deprecated=True)
     _add_sessions(short, "/session", terminate=False)
@@ -581,14 +590,20 @@ def _add_chat(router: APIRouter) -> None:
     )
 
 
-def _add_sessions(router: APIRouter, path: str, *, terminate: bool = True) -> None:
-    """The session routes under ``path`` (``/sessions`` in v1, ``/session`` before)."""
+def _add_sessions(router: APIRouter, path: str, *, terminate: bool = True, gen1: bool = False) -> None:
+    """The session routes under ``path`` (``/sessions`` in v1, ``/session`` before); ``gen1``:
+    the session read also carries the gen 1 ``data`` block (the ``/api/...`` paths)."""
+    read: tuple[str, Any, str, type[BaseModel]] = (
+        ("/{sessionId}", get_session_gen1, "GET", Gen1SessionOut)
+        if gen1
+        else ("/{sessionId}", get_session, "GET", SessionOut)
+    )
     routes: list[tuple[str, Any, str, type[BaseModel]]] = [
         ("", create_session, "POST", SessionCreatedOut),
         ("", end_session, "DELETE", SessionEndedOut),
         ("/terminate", terminate_session, "POST", SessionTerminatedOut),
         ("/search", search_sessions, "POST", SearchOut),
-        ("/{sessionId}", get_session, "GET", SessionOut),
+        read,
     ]
     for suffix, handler, method, shape in routes:
         if handler is terminate_session and not terminate:

@@ -276,11 +276,14 @@ class TurnOut(BaseModel):
 
 
 class SessionOut(BaseModel):
-    """A session: Pathors' integration state and the dashboard record in one document."""
+    """A session: Pathors' integration state and the dashboard record in one document.
+
+    No top-level ``data``: Pathors' own v1 client unwraps ``json.data ?? json``, so a
+    ``data`` key would hide every field below from it (gen 1 paths: :class:`Gen1SessionOut`).
+    """
 
     sessionId: str
     state: SessionStateOut
-    data: SessionDataOut
     currentNodeId: str | None
     extractedVariables: dict[str, Any]
     isEnded: bool
@@ -301,6 +304,12 @@ class SessionOut(BaseModel):
     endTime: str | None
     events: list[SessionEventOut]
     turns: list[TurnOut]
+
+
+class Gen1SessionOut(SessionOut):
+    """A session on the gen 1 paths (``/api/project/...``): also the gen 1 ``data`` block."""
+
+    data: SessionDataOut
 
 
 class SearchResultOut(BaseModel):
@@ -463,15 +472,15 @@ def _message_event(message: StoredMessage) -> dict[str, Any]:
 
 
 def session_json(
-    session: SessionState, history: list[StoredMessage], turns: list[TurnRecord]
+    session: SessionState, history: list[StoredMessage], turns: list[TurnRecord], *, gen1: bool = False
 ) -> dict[str, Any]:
-    """GET session: Pathors' integration state (gen 2 ``state``, gen 1 ``data``) and the
-    dashboard record (timeline, counters) in one document. Server-side tool traffic is in
-    the turns' traces (``toolEvents``), not in the messages."""
+    """GET session: Pathors' integration state (gen 2 ``state``) and the dashboard record
+    (timeline, counters) in one document, plus the gen 1 ``data`` block when ``gen1``.
+    Server-side tool traffic is in the turns' traces (``toolEvents``), not in the messages."""
     history = [m for m in history if not m.internal]
     messages = [message_json(m) for m in history]
     variables = session.variables
-    return {
+    answer: dict[str, Any] = {
         "sessionId": session.external_id,
         "state": {
             "variables": variables,
@@ -481,7 +490,6 @@ def session_json(
             "visitedNodeIds": list(session.visited),
             "isEnded": session.ended,
         },
-        "data": {"variables": variables, "messages": messages},
         "currentNodeId": session.current_node_id,
         "extractedVariables": session.extracted,
         "isEnded": session.ended,
@@ -512,6 +520,9 @@ def session_json(
             for t in turns
         ],
     }
+    if gen1:
+        answer["data"] = {"variables": variables, "messages": messages}
+    return answer
 
 
 def search_result_json(session: SessionState, history: list[StoredMessage]) -> dict[str, Any]:
