@@ -387,21 +387,24 @@ def test_an_end_node_with_outgoing_edges() -> None:
     assert (issue.node_id, issue.edge_id, issue.field) == ("end", "end-start", "edges[1].source")
 
 
-def test_a_variable_key_not_defined_on_the_agent() -> None:
+def test_a_variable_key_not_defined_on_the_agent_is_a_warning() -> None:
     asking = node("ask", variableKeys=["name", "party_sise"])
     report = validate_pathway(simple(asking, edges=(edge("start", "ask"), edge("ask", "end"))), AGENT)
-    issue = only(report.errors, "unknown_variable_key")
+    assert report.ok
+    issue = only(report.warnings, "unknown_variable_key")
     assert issue.message == (
         'prompt node "ask": variableKeys has "party_sise" (did you mean "party_size"?), which is not in the '
-        "agent's variableConfigs; define it on the agent or remove it from the node"
+        "agent's variableConfigs, so the node does not extract it; define it on the agent or remove it from "
+        "the node"
     )
-    assert issue.field == "nodes[2].data.variableKeys[1]"
+    assert (issue.node_id, issue.field) == ("ask", "nodes[2].data.variableKeys[1]")
 
 
 def test_variable_keys_with_no_variable_configs_at_all() -> None:
     asking = node("ask", variableKeys=["name"])
     report = validate_pathway(simple(asking, edges=(edge("start", "ask"), edge("ask", "end"))), AgentConfig())
-    assert codes(report.errors) == ["unknown_variable_key"]
+    assert report.errors == []
+    assert codes(report.warnings) == ["unknown_variable_key"]
 
 
 def test_tools_are_checked_only_against_given_tool_ids() -> None:

@@ -113,7 +113,8 @@ async def test_invalid_pathway_is_400_naming_the_offender_and_nothing_is_saved(
     assert response.status_code == 400
     error = response.json()["error"]
     text = " ".join(item["message"] for item in error["details"]["errors"])
-    assert "promt" in text and "missing" in text and "nope" in text
+    assert "promt" in text and "missing" in text
+    assert "unknown_variable_key" in [w["code"] for w in error["details"]["warnings"]]
     current = (await client.get(url(project, "/pathway"), headers=project.auth)).json()["data"]
     assert current["version"] == 1
 
@@ -147,7 +148,7 @@ async def test_rollback_makes_a_new_version_with_the_old_content(client, project
     assert unknown.status_code == 400 and "does not exist" in unknown.json()["error"]["message"]
 
 
-async def test_removing_a_variable_the_pathway_uses_is_refused(client, project: Project) -> None:
+async def test_removing_a_variable_the_pathway_uses_is_saved_with_a_warning(client, project: Project) -> None:
     await client.patch(
         url(project, "/agent"),
         json={"variableConfigs": [{"key": "name", "type": "string"}]},
@@ -157,8 +158,83 @@ async def test_removing_a_variable_the_pathway_uses_is_refused(client, project: 
         url(project, "/pathway/nodes/start"), json={"data": {"variableKeys": ["name"]}}, headers=project.auth
     )
     response = await client.patch(url(project, "/agent"), json={"variableConfigs": []}, headers=project.auth)
-    assert response.status_code == 400
-    assert "name" in response.json()["error"]["message"]
+    assert response.status_code == 200
+    assert response.json()["data"]["variableConfigs"] == []
+    [warning] = response.json()["warnings"]
+    assert warning["code"] == "unknown_variable_key" and warning["nodeId"] == "start"
+    assert '"start"' in warning["message"] and '"name"' in warning["message"]
+
+
+def _pathway_collecting(*keys: str) -> dict:
+    return {
+        "nodes": [
+            {
+                "id": "start",
+                "data": {"type": "start", "title": "S", "prompt": "Ask.", "variableKeys": list(keys)},
+            },
+            {"id": "end", "data": {"type": "end", "title": "E", "prompt": "Bye."}},
+        ],
+        "edges": [{"id": "e", "source": "start", "target": "end", "data": {"condition": "The user is done"}}],
+    }
+
+
+OLD_VARIABLES = [{"key": "name", "type": "string"}]
+NEW_VARIABLES = [{"key": "full_name", "type": "string"}, {"key": "email", "type": "email"}]
+
+
+async def test_switching_variables_agent_first_then_pathway(client, project: Project) -> None:
+    auth = project.auth
+    await client.put(url(project, "/agent"), json={"variableConfigs": OLD_VARIABLES}, headers=auth)
+    assert (
+        await client.put(url(project, "/pathway"), json=_pathway_collecting("name"), headers=auth)
+    ).json()["data"]["warnings"] == []
+
+    agent = await client.put(url(project, "/agent"), json={"variableConfigs": NEW_VARIABLES}, headers=auth)
+    assert agent.status_code == 200, agent.text
+    assert [(w["code"], w["nodeId"]) for w in agent.json()["warnings"]] == [("unknown_variable_key", "start")]
+    assert '"name"' in agent.json()["warnings"][0]["message"]
+
+    pathway = await client.put(
+        url(project, "/pathway"), json=_pathway_collecting("full_name", "email"), headers=auth
+    )
+    assert pathway.status_code == 200, pathway.text
+    assert pathway.json()["data"]["warnings"] == []
+
+
+async def test_switching_variables_pathway_first_then_agent(client, project: Project) -> None:
+    auth = project.auth
+    await client.put(url(project, "/agent"), json={"variableConfigs": OLD_VARIABLES}, headers=auth)
+    await client.put(url(project, "/pathway"), json=_pathway_collecting("name"), headers=auth)
+
+    pathway = await client.put(
+        url(project, "/pathway"), json=_pathway_collecting("full_name", "email"), headers=auth
+    )
+    assert pathway.status_code == 200, pathway.text
+    warnings = pathway.json()["data"]["warnings"]
+    assert [(w["code"], w["nodeId"], w["field"]) for w in warnings] == [
+        ("unknown_variable_key", "start", "nodes[0].data.variableKeys[0]"),
+        ("unknown_variable_key", "start", "nodes[0].data.variableKeys[1]"),
+    ]
+    assert '"full_name"' in warnings[0]["message"] and '"email"' in warnings[1]["message"]
+
+    agent = await client.put(url(project, "/agent"), json={"variableConfigs": NEW_VARIABLES}, headers=auth)
+    assert agent.status_code == 200, agent.text
+    assert "warnings" not in agent.json()
+
+
+async def test_a_turn_on_a_node_naming_an_undeclared_variable_runs(client, project: Project, model) -> None:
+    auth = project.auth
+    await client.put(url(project, "/agent"), json={"variableConfigs": OLD_VARIABLES}, headers=auth)
+    await client.put(url(project, "/pathway"), json=_pathway_collecting("name", "email"), headers=auth)
+    turn = await client.post(
+        url(project, "/chat/completions"),
+        json={"messages": [{"role": "user", "content": "my name is Ann, ann@example.com"}]},
+        headers={**auth, "X-Session-ID": "undeclared"},
+    )
+    assert turn.status_code == 200, turn.text
+    assert turn.json()["choices"][0]["message"]["content"]
+    state = (await client.get(url(project, "/sessions/undeclared"), headers=auth)).json()
+    assert state["extractedVariables"] == {"name": "Ann"}
 
 
 async def test_a_running_session_keeps_its_pathway_version(client, project: Project, model) -> None:

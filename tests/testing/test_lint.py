@@ -428,7 +428,10 @@ def test_unknown_tools_and_variable_keys_come_from_validation() -> None:
     )
     findings = lint(p, tool_ids={"search"})
     assert {"unknown_tool", "unknown_variable_key"} <= set(codes(findings))
-    assert all(f.severity == "error" for f in findings if f.code in ("unknown_tool", "unknown_variable_key"))
+    severity = {f.code: f.severity for f in findings}
+    # A tool that does not exist is an error; a key the agent does not declare yet is a
+    # warning (switching variables takes two saves, agent and pathway, in either order).
+    assert (severity["unknown_tool"], severity["unknown_variable_key"]) == ("error", "warning")
     assert findings[0].severity == "error"  # errors come first
 
 

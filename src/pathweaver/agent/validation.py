@@ -305,8 +305,7 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
     id; an edge whose source or target is not a node; an unknown ``data.type``; a start,
     prompt or end node without a title (``title`` or ``label``) or a prompt; a goto whose
     ``referenceNodeId`` is not a node (``null`` is allowed: a no-op); an edge leaving an
-    end node; a ``variableKeys`` entry not in the agent's ``variableConfigs``; a ``tools``
-    entry that is neither built in nor in ``tool_ids`` (checked only when ``tool_ids`` is
+    end node; a ``tools`` entry that is neither built in nor in ``tool_ids`` (checked only when ``tool_ids`` is
     given); ``isGlobalNode`` on a node that is not a prompt node; an edge with an empty
     condition (unless it has an expression); a ``data.expression`` that does not parse.
 
@@ -323,7 +322,13 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
     first is used); a goto without a title; an edge leaving a goto (never followed); a
     global node without a ``globalNodeReason`` (what the model reads to decide to jump); an
     expression that reads a variable the agent neither extracts nor declares as a session
-    variable.
+    variable; a ``variableKeys`` entry not in the agent's ``variableConfigs`` (the engine
+    extracts only declared keys, so the node runs without it).
+
+    An undeclared variable key is a warning, not an error, as in Pathors: switching an
+    agent's variables takes two saves (the agent's ``variableConfigs``, the pathway's
+    ``variableKeys``), and refusing either one while the other is pending leaves no order
+    of the two that succeeds.
     """
     errors: list[Issue] = []
     warnings: list[Issue] = []
@@ -360,7 +365,8 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
 
     variable_keys = {variable.key for variable in agent.variable_configs or ()}
     for index, node in enumerate(pathway.nodes):
-        _check_node(f"nodes[{index}]", node, by_id, variable_keys, errors, warnings)
+        _check_node(f"nodes[{index}]", node, by_id, errors, warnings)
+    warnings.extend(unknown_variable_keys(pathway, agent))
     if tool_ids is not None:
         errors.extend(unknown_tools(pathway, tool_ids))
     edge_index_of: dict[str, int] = {}
@@ -512,11 +518,27 @@ def unknown_tools(pathway: Pathway, tool_ids: Collection[str]) -> list[Issue]:
     return issues
 
 
+def unknown_variable_keys(pathway: Pathway, agent: AgentConfig) -> list[Issue]:
+    """Each ``variableKeys`` entry that is not a key of the agent's ``variableConfigs``
+    (a warning: the engine extracts only declared keys, so the node runs without it)."""
+    declared = {variable.key for variable in agent.variable_configs or ()}
+    issues = []
+    for index, node in enumerate(pathway.nodes):
+        for key_index, key in enumerate(node.data.variable_keys):
+            if key in declared:
+                continue
+            message = f'{node.data.type} node "{node.id}": variableKeys has "{key}"'
+            message += f"{_did_you_mean(key, declared)}, which is not in the agent's variableConfigs, so the "
+            message += "node does not extract it; define it on the agent or remove it from the node"
+            field_ = f"nodes[{index}].data.variableKeys[{key_index}]"
+            issues.append(Issue("unknown_variable_key", message, node_id=node.id, field=field_))
+    return issues
+
+
 def _check_node(
     path: str,
     node: Node,
     by_id: Mapping[str, Node],
-    variable_keys: set[str],
     errors: list[Issue],
     warnings: list[Issue],
 ) -> None:
@@ -557,11 +579,6 @@ def _check_node(
         )
         message += 'from anywhere ("The user asks to talk to a human")'
         warnings.append(issue("missing_global_reason", message, "data.globalNodeReason"))
-    for key_index, key in enumerate(data.variable_keys):
-        if key not in variable_keys:
-            message = f'{name}: variableKeys has "{key}"{_did_you_mean(key, variable_keys)}, which is not in '
-            message += "the agent's variableConfigs; define it on the agent or remove it from the node"
-            errors.append(issue("unknown_variable_key", message, f"data.variableKeys[{key_index}]"))
 
 
 def _graph_warnings(

@@ -27,7 +27,7 @@ from pathweaver.agent.validation import (
     ensure_valid,
     parse_pathway,
     unknown_tools,
-    validate_pathway,
+    unknown_variable_keys,
 )
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.openapi import answers
@@ -284,29 +284,26 @@ async def update_agent(request: Request, projectId: str, caller: CallerDep, body
     """PUT and PATCH: a partial update; fields not sent keep their value.
 
     The whole config is checked as it will be stored (a value stored before a rule existed
-    must be fixed in the same request), with the current pathway, in the transaction that
-    stores it: a concurrent pathway edit cannot start using a variable this drops.
+    must be fixed in the same request). Pathway nodes that name a variable key the new
+    config does not declare are warnings in the answer (the node does not extract it until
+    the pathway or the agent catches up), found with the current pathway in the transaction
+    that stores the agent, so they are those of the pathway this config will run with.
     """
     if not isinstance(body, dict):
         raise UserError("the request body must be a JSON object of agent fields")
     store = _store(request)
+    undeclared: list[Issue] = []
 
     async def change(stored: dict[str, Any], previous: AgentConfig, pathway: Pathway) -> AgentConfig:
         config = parse_agent({**stored, **body})
-        report = await asyncio.to_thread(validate_pathway, pathway, config)  # grows with the pathway
-        broken = [issue for issue in report.errors if issue.code == "unknown_variable_key"]
-        if broken:
-            raise PathwayError(
-                f"this change leaves the pathway invalid: {broken[0].message}",
-                details={"errors": [issue.to_json() for issue in broken]},
-            )
+        undeclared[:] = await asyncio.to_thread(unknown_variable_keys, pathway, config)  # grows with it
         if config.required_suite_id and _publishing_needs_suite(config, previous):
             await ensure_suite_passed(store, projectId, config.required_suite_id, config)
         return config
 
     saved = await store.projects.update_agent(projectId, change)
     answer: dict[str, Any] = {"data": agent_json(saved)}
-    warnings = model_warnings(request, None, saved.config)
+    warnings = [*undeclared, *model_warnings(request, None, saved.config)]
     if warnings:
         answer["warnings"] = [issue.to_json() for issue in warnings]
     return answer
