@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import ctypes
 import json
 import math
 import os
@@ -81,10 +82,10 @@ class Done:
     cached_tokens: int = 0
 
 
-#: The llama.cpp contexts a backend keeps, each with its own cache of the last prompt it
-#: evaluated: ``main`` for replies (the conversation's prompt grows turn after turn, so its
-#: prefix is reused), ``decide`` for routing questions, ``extract`` for extraction. Calls of
-#: one kind never evict another kind's cached prefix.
+#: The kinds of call whose evaluated prompts a backend keeps apart, each with its own
+#: cached prefix: ``main`` for replies (the conversation's prompt grows turn after turn, so
+#: its prefix is reused), ``decide`` for routing questions, ``extract`` for extraction.
+#: Calls of one kind never evict another kind's cached prefix.
 Slot = Literal["main", "decide", "extract"]
 
 
@@ -143,14 +144,11 @@ class LlamaBackend:
                 code="local_model_unloadable",
             ) from None
         self.context_size = context_size
-        self._open: Callable[[int], Any] = lambda size: llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=size,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
-        self._contexts: dict[str, Any] = {"main": self._llama}
+        self._api = llama_cpp
+        #: The slot whose evaluated tokens are in the context now, and the others' parked
+        #: caches: (their tokens, their KV cells as llama.cpp serialises them).
+        self._slot: Slot = "main"
+        self._parked: dict[str, tuple[Any, bytes]] = {}
         self._stops = {self._llama.token_eos()}
         for marker in chatml.END_MARKERS:
             ids = self.tokenize(marker)
@@ -171,7 +169,7 @@ class LlamaBackend:
         slot: Slot = "main",
     ) -> Iterator[str | Done]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        llama = self._context(slot)
+        llama = self._use(slot)
         cached = min(llama.longest_token_prefix(llama._input_ids.tolist(), prompt), len(prompt) - 1)
         tokens = llama.generate(
             prompt,
@@ -200,12 +198,38 @@ class LlamaBackend:
             yield tail
         yield Done("stop" if reason == "stop" else "length", len(prompt), count, max(cached, 0))
 
-    def _context(self, slot: Slot) -> Any:
-        """The llama.cpp context of ``slot``, opened on first use over the same weights
-        (memory-mapped, so shared; each context adds only its KV cache)."""
-        llama = self._contexts.get(slot)
-        if llama is None:
-            llama = self._contexts[slot] = self._open(SIDE_CONTEXT if slot == "decide" else self.context_size)
+    def _use(self, slot: Slot) -> Any:
+        """The context, holding ``slot``'s cached prefix.
+
+        One llama.cpp context serves every slot (a second context cost about 2 GB of memory
+        more with this build, measured 2026-12-07): switching parks the current slot's KV
+        cells (llama.cpp's per-sequence state, about 28 KB a token for the 1.5B model, so a
+        few milliseconds to copy) and puts back the other slot's, so that an extraction or a
+        routing question never makes the next reply evaluate the whole conversation again.
+        """
+        llama, api = self._llama, self._api
+        if slot == self._slot:
+            return llama
+        ctx = llama._ctx.ctx
+        if llama.n_tokens:
+            size = api.llama_state_seq_get_size(ctx, 0)
+            buffer = (ctypes.c_uint8 * size)()
+            written = api.llama_state_seq_get_data(ctx, buffer, size, 0)
+            if written:
+                self._parked[self._slot] = (llama.input_ids[: llama.n_tokens].copy(), bytes(buffer)[:written])
+        api.llama_memory_clear(api.llama_get_memory(ctx), True)
+        llama.n_tokens = 0
+        llama._requires_eval = True
+        parked = self._parked.pop(slot, None)
+        if parked is not None:
+            tokens, state = parked
+            data = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+            if api.llama_state_seq_set_data(ctx, data, len(state), 0) == len(state):
+                llama.input_ids[: len(tokens)] = tokens
+                llama.n_tokens = len(tokens)
+            else:  # nothing reused: the prompt is evaluated from the start
+                api.llama_memory_clear(api.llama_get_memory(ctx), True)
+        self._slot = slot
         return llama
 
     def score_next(self, prompt: list[int], candidates: Sequence[int], *, slot: Slot = "main") -> list[float]:
@@ -216,7 +240,7 @@ class LlamaBackend:
         """
         import numpy as np
 
-        llama = self._context(slot)
+        llama = self._use(slot)
         cached = llama._input_ids.tolist()
         reuse = min(llama.longest_token_prefix(cached, prompt), len(prompt) - 1)
         llama.n_tokens = max(reuse, 0)
@@ -225,8 +249,8 @@ class LlamaBackend:
         return [float(logits[token]) for token in candidates]
 
     def close(self) -> None:
-        for llama in self._contexts.values():
-            llama.close()
+        self._parked.clear()
+        self._llama.close()
 
 
 class LocalModel:
@@ -537,8 +561,6 @@ class _ToolCallSplitter:
         )
 
 
-#: The ``decide`` context holds one short question at a time.
-SIDE_CONTEXT = 2048
 _CHOICE_SYSTEM = "You read a conversation and decide which statement about the user's reply is true."
 
 
