@@ -421,10 +421,13 @@ def test_tools_are_checked_only_against_given_tool_ids() -> None:
 
 
 @pytest.mark.parametrize("condition", ["", "   "])
-def test_an_edge_without_a_condition_is_an_error(condition: str) -> None:
-    report = validate_pathway(simple(edges=(edge("end", "end", condition, id="loop"),)), AGENT)
-    issue = only(report.errors, "empty_condition")
-    assert issue.message.startswith('edge "loop" (end -> end) has no condition; write when the conversation')
+def test_an_edge_without_a_condition_is_a_warning(condition: str) -> None:
+    report = validate_pathway(simple(edges=(edge("start", "end", condition, id="loop"),)), AGENT)
+    assert report.ok
+    issue = only(report.warnings, "empty_condition")
+    assert issue.message.startswith(
+        'edge "loop" (start -> end) has no condition, so the model reads only "go to end" and may follow it'
+    )
     assert issue.field == "edges[1].data.condition"
 
 

@@ -73,7 +73,7 @@ async def test_validation_names_the_field(api: httpx.AsyncClient, project: Proje
         ),
         (
             {"type": "restful", "name": "x" * 65, "metadata": {"url": "https://x.example"}},
-            "name: String should match pattern",
+            "name: String should have at most 64 characters",
         ),
         (
             {"type": "restful", "metadata": {"url": "http://127.0.0.1:8080/admin"}},
@@ -89,6 +89,32 @@ async def test_validation_names_the_field(api: httpx.AsyncClient, project: Proje
         response = await api.post(base, headers=project.auth, json=body)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["error"]["message"].startswith(message), response.json()
+
+
+async def test_a_tool_read_with_get_can_be_sent_back_with_put(
+    api: httpx.AsyncClient, project: Project
+) -> None:
+    base = f"/v1/projects/{project.id}/tools"
+    body = {"type": "restful", "name": "Look up customer", "metadata": {"url": "https://x.example/c"}}
+    created = await api.post(base, headers=project.auth, json=body)
+    assert created.status_code == 201, created.text
+    tool = (await api.get(f"{base}/{created.json()['data']['id']}", headers=project.auth)).json()["data"]
+    assert tool["name"] == "Look up customer"
+    sent_back = await api.put(
+        f"{base}/{tool['id']}",
+        headers=project.auth,
+        json={**tool, "description": "Find a customer", "createdAt": "2020-01-01T00:00:00Z"},
+    )
+    assert sent_back.status_code == 200, sent_back.text
+    saved = sent_back.json()["data"]
+    assert saved["description"] == "Find a customer" and saved["name"] == "Look up customer"
+    assert saved["createdAt"] == tool["createdAt"]  # ours, not the one sent
+    copied = await api.post(base, headers=project.auth, json={**tool, "name": "Look up customer 2"})
+    assert copied.status_code == 201, copied.text
+    assert copied.json()["data"]["id"] != tool["id"]
+    unknown = await api.put(f"{base}/{tool['id']}", headers=project.auth, json={**tool, "secret": 1})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["message"].startswith("secret: is not a known field of a tool")
 
 
 async def test_an_input_schema_that_would_fetch_or_stall_is_refused_when_saved(

@@ -286,6 +286,18 @@ def test_undeclared_and_session_variables() -> None:
     assert codes(lint(p)) == ["undeclared_variable", "undeclared_variable"]
 
 
+def test_placeholders_in_chinese_and_with_hyphens_are_checked() -> None:
+    agent = AgentConfig(variable_configs=[{"key": "客戶名稱"}, {"key": "customer-email", "type": "email"}])
+    p = pathway(
+        node("start", "start", variableKeys=["客戶名稱", "customer-email"]),
+        node("confirm", prompt="Confirm {{客戶名稱}} and {{ customer-email }}; mention {{客戶電話}}."),
+        node("end", "end"),
+        edges=(edge("start", "confirm"), edge("confirm", "end")),
+    )
+    finding = only(lint(p, agent), "undeclared_variable")
+    assert finding.node_id == "confirm" and "{{客戶電話}}" in finding.message
+
+
 def test_the_global_prompt_is_read_at_every_step() -> None:
     agent = AGENT.model_copy(update={"global_prompt": "You help {{name}}."})
     p = pathway(

@@ -62,8 +62,12 @@ async def test_builtin_arguments_that_are_not_an_object_are_an_error(runner: Too
             "metadata.method",
         ),
         (
-            {"type": "restful", "name": "bad name", "metadata": {"url": "http://x"}},
-            "name: String should match pattern",
+            {"type": "restful", "name": "bad\nname", "metadata": {"url": "http://x"}},
+            "name: has a control character",
+        ),
+        (
+            {"type": "restful", "name": "end call", "metadata": {"url": "http://x"}},
+            "name: 'end call' (the model would call it 'end_call') is the name of a built-in",
         ),
         (
             {"type": "restful", "name": "end_call", "metadata": {"url": "http://x"}},
@@ -132,6 +136,26 @@ def test_the_type_catalogue_describes_metadata() -> None:
     assert set(types) == {"restful", "mcp"}
     assert "url" in types["restful"]["metadataSchema"]["properties"]
     assert "serverUrl" in types["mcp"]["metadataSchema"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("name", "called"),
+    [
+        ("lookup_customer", "lookup_customer"),
+        ("Look up customer", "Look_up_customer"),
+        ("查詢 customer 資料", "customer"),
+        ("查詢客戶", "tool_ustomer1"),
+    ],
+)
+async def test_a_tool_name_with_spaces_is_offered_as_a_function_name(
+    runner: ToolRunner, name: str, called: str
+) -> None:
+    config = parse_tool(
+        {"id": "tool_customer1", "type": "restful", "name": name, "metadata": {"url": "https://x.example"}}
+    )
+    assert config.name == name
+    offer = await runner.offer([config])
+    assert [tool.spec.name for tool in offer.tools] == [called]
 
 
 async def test_the_scripted_fake_answers_and_records() -> None:

@@ -7,8 +7,11 @@ One agent per project. Field names on the wire are camelCase. ``firstMessage`` a
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Mapping
+import re
+import typing
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -38,10 +41,29 @@ class _Wire(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+#: A variable's name: a letter (of any script) or ``_``, then letters, digits, ``_`` or ``-``
+#: (``customer_name``, ``customer-name``, ``客戶名稱``: Pathors is used in Taiwan).
+VARIABLE_NAME = r"[^\W\d][\w-]*"
+#: A ``{{name}}`` placeholder in a prompt: a variable's name (dots allowed too, as before).
+#: One pattern for the engine that fills placeholders and the lint that checks them.
+PLACEHOLDER = re.compile(r"\{\{\s*([^\W\d][\w.-]*)\s*\}\}")
+_VARIABLE_NAME = re.compile(VARIABLE_NAME)
+
+
 class VariableConfig(_Wire):
-    key: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    key: str = Field(min_length=1, max_length=64)
     type: VariableType = "string"
     description: str = Field(default="", max_length=2000)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not _VARIABLE_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a variable name: start with a letter or _, then use only letters, "
+                "digits, _ and - (customer_name, customer-name, 客戶名稱)"
+            )
+        return value
 
 
 class ModelChoice(_Wire):
@@ -59,6 +81,14 @@ class ModelChoice(_Wire):
 
     def describe(self) -> str:
         return "/".join(part for part in (self.target, self.name) if part) or "default"
+
+
+def model_by_name(value: Any) -> Any:
+    """``model`` as Pathors' older agent config gave it, a model name (``"gpt-4o"``), read
+    as ``{"name": "gpt-4o"}``; an empty name is no choice. Anything else as it is."""
+    if isinstance(value, str):
+        return {"name": value} if value.strip() else None
+    return value
 
 
 class PromptModule(_Wire):
@@ -96,6 +126,8 @@ class AgentConfig(_Wire):
     required_suite_id: str | None = None
     """A test suite that must have passed before ``status`` can become ``published``."""
 
+    _model = field_validator("model", mode="before")(model_by_name)
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
@@ -112,15 +144,62 @@ class AgentConfig(_Wire):
         return next((v for v in self.variable_configs or () if v.key == key), None)
 
 
-def parse_agent(data: Mapping[str, Any]) -> AgentConfig:
-    """An agent config from JSON about to be saved, or :class:`UserError` (400) naming each
-    field that does not fit and what to do (``details.errors``: ``{field, message}``)."""
+def parse_agent(data: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> AgentConfig:
+    """An agent config from JSON about to be saved (``data`` over the stored ``base``, for a
+    partial update), or :class:`UserError` (400) naming each field that does not fit and
+    what to do (``details.errors``: ``{field, message}``).
+
+    A field of ``data`` the config does not know is refused, not dropped (the agent file's
+    rule too): it would do nothing, and a misspelt ``globalPromt`` would look saved. The
+    typed parts that keep fields Pathors may add (``postSessionWebhook`` and the others)
+    keep them.
+    """
+    errors = [
+        {"field": path, "message": f"is not a known field of the agent{hint}; rename or remove it"}
+        for path, hint in unknown_fields(AgentConfig, data)
+    ]
     try:
-        return AgentConfig.model_validate(data)
+        config = AgentConfig.model_validate({**(base or {}), **data})
     except ValidationError as exc:
-        errors = [{"field": e["field"], "message": e["message"]} for e in field_errors(exc.errors())]
+        errors += [{"field": e["field"], "message": e["message"]} for e in field_errors(exc.errors())]
+    if errors:
         first = errors[0]
-        raise UserError(f"{first['field']}: {first['message']}", details={"errors": errors}) from None
+        raise UserError(f"{first['field']}: {first['message']}", details={"errors": errors})
+    return config
+
+
+def unknown_fields(
+    model: type[BaseModel], raw: Mapping[str, Any], prefix: str = ""
+) -> Iterator[tuple[str, str]]:
+    """Keys of ``raw`` that ``model`` would silently drop (its own, and those of the objects
+    and lists of objects it holds that drop theirs), each with a "did you mean" hint."""
+    aliases = {info.alias or name: name for name, info in model.model_fields.items()}
+    names = {**aliases, **{name: name for name in model.model_fields}}
+    for key, value in raw.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.7)
+            yield f"{prefix}{key}", f' (did you mean "{close[0]}"?)' if close else ""
+            continue
+        inner = _dropping_model(model.model_fields[names[key]].annotation)
+        if inner is None:
+            continue
+        if isinstance(value, Mapping):
+            yield from unknown_fields(inner, value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    yield from unknown_fields(inner, item, f"{prefix}{key}[{index}].")
+
+
+def _dropping_model(annotation: Any) -> type[BaseModel] | None:
+    """``M`` for annotations like ``M | None`` or ``list[M] | None``, when ``M`` drops the
+    fields it does not know (a model that keeps them, ``extra="allow"``, is not one)."""
+    for arg in typing.get_args(annotation) or (annotation,):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return None if arg.model_config.get("extra") == "allow" else arg
+        if typing.get_args(arg) and (found := _dropping_model(arg)) is not None:
+            return found
+    return None
 
 
 # Reading what was stored -----------------------------------------------------------------

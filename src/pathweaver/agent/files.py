@@ -34,15 +34,14 @@ import os
 import re
 import secrets
 import textwrap
-import typing
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.config import AgentConfig, unknown_fields
 from pathweaver.agent.pathway import Pathway
 from pathweaver.agent.validation import parse_pathway
 from pathweaver.errors import PathwayError
@@ -309,7 +308,7 @@ def _load_agent(raw: object) -> tuple[AgentConfig | None, list[dict[str, Any]]]:
             "message": f"agent.{path} is not a known setting{hint}; rename or remove it",
             "field": f"agent.{path}",
         }
-        for path, hint in _unknown_keys(AgentConfig, raw)
+        for path, hint in unknown_fields(AgentConfig, raw)
     ]
     try:
         agent = AgentConfig.model_validate(raw)
@@ -319,34 +318,6 @@ def _load_agent(raw: object) -> tuple[AgentConfig | None, list[dict[str, Any]]]:
             problems.append({"message": f"{path}: {error['msg']}", "field": path})
         return None, problems
     return agent, problems
-
-
-def _unknown_keys(
-    model: type[BaseModel], raw: Mapping[str, Any], prefix: str = ""
-) -> Iterator[tuple[str, str]]:
-    """Keys of ``raw`` that ``model`` would silently drop, with a "did you mean" hint."""
-    aliases = {info.alias or name: name for name, info in model.model_fields.items()}
-    names = {**aliases, **{name: name for name in model.model_fields}}
-    for key, value in raw.items():
-        if key not in names:
-            yield f"{prefix}{key}", _did_you_mean(key, list(aliases))
-            continue
-        inner = _list_item_model(model.model_fields[names[key]].annotation)
-        if inner is not None and isinstance(value, list):
-            for index, item in enumerate(value):
-                if isinstance(item, Mapping):
-                    yield from _unknown_keys(inner, item, f"{prefix}{key}[{index}].")
-
-
-def _list_item_model(annotation: Any) -> type[BaseModel] | None:
-    """``M`` for annotations like ``list[M] | None``."""
-    for arg in typing.get_args(annotation):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-        found = _list_item_model(arg)
-        if found is not None:
-            return found
-    return None
 
 
 # Parsing text into plain data, remembering where each value was --------------------------

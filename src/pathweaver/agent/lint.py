@@ -46,14 +46,13 @@ Exact duplicates are grouped in linear time; near duplicates are clustered, with
 from __future__ import annotations
 
 import difflib
-import re
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pathweaver.agent.conditions import NEGATIONS, SIMILARITY_THRESHOLD, condition_words, jaccard, normalise
-from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.config import PLACEHOLDER, AgentConfig
 from pathweaver.agent.pathway import Node, Pathway
 from pathweaver.agent.validation import BUILTIN_TOOLS, validate_pathway
 
@@ -62,8 +61,6 @@ Severity = Literal["error", "warning"]
 
 #: Validation rules that the lint computes itself, path-aware (so they are not repeated).
 _REPLACED = frozenset({"unreachable_node", "cannot_reach_end", "goto_cycle"})
-#: The same placeholder syntax the engine fills (``engine/prompt.py``; agent/ imports nothing of it).
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 _HUB = "\x00globals"  # the vertex standing for "jump to any global node"; never a node id
 _REGULAR_KINDS = ("start", "prompt")
 _SPEAKING_KINDS = ("start", "prompt", "end")
@@ -386,7 +383,7 @@ def _sinks(graph: _Graph) -> Iterator[list[str]]:
 
 def placeholders(text: str | None) -> list[str]:
     """The ``{{name}}`` names read in ``text``, in order, without repeats."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(text or "")))
+    return list(dict.fromkeys(PLACEHOLDER.findall(text or "")))
 
 
 def _variables(graph: _Graph, agent: AgentConfig, session: set[str]) -> Iterator[Finding]:

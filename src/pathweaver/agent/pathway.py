@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from pathweaver.agent.config import ModelChoice
+from pathweaver.agent.config import ModelChoice, model_by_name
 from pathweaver.agent.expressions import Expression, ExpressionError, parse
 
 NodeKind = Literal["start", "prompt", "end", "goto"]
@@ -52,6 +52,8 @@ class NodeData(_Wire):
     knowledge_base_id: str | None = None
     model: ModelChoice | None = None
     """The model serving this node's calls (its reply, its transition, extraction during it)."""
+
+    _model = field_validator("model", mode="before")(model_by_name)
 
     @property
     def display_title(self) -> str:

@@ -306,14 +306,8 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
     prompt or end node without a title (``title`` or ``label``) or a prompt; a goto whose
     ``referenceNodeId`` is not a node (``null`` is allowed: a no-op); an edge leaving an
     end node; a ``tools`` entry that is neither built in nor in ``tool_ids`` (checked only when ``tool_ids`` is
-    given); ``isGlobalNode`` on a node that is not a prompt node; an edge with an empty
-    condition (unless it has an expression); a ``data.expression`` that does not parse.
-
-    An empty condition is an error, not a warning. The condition is the only thing the
-    model reads when it decides whether to follow an edge, so an edge without one is
-    followed at random or never, and that shows only in live conversations. The
-    edge-creation API requires a condition already (section 2.8); a whole-pathway save
-    keeps the same rule. An editor can hold a half-drawn edge locally until it has words.
+    given); ``isGlobalNode`` on a node that is not a prompt node; a ``data.expression``
+    that does not parse.
 
     Warnings (saved anyway): no end node; a node the start node cannot reach (every global
     node counts as reachable from every regular node, a goto as an edge to its reference);
@@ -322,7 +316,9 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
     first is used); a goto without a title; an edge leaving a goto (never followed); a
     global node without a ``globalNodeReason`` (what the model reads to decide to jump); an
     expression that reads a variable the agent neither extracts nor declares as a session
-    variable; a ``variableKeys`` entry not in the agent's ``variableConfigs`` (the engine
+    variable; an edge with an empty condition (unless it has an expression: the model reads
+    only "go to <target>", so it follows the edge at random or never; Pathors saves such an
+    edge, and an editor saves half-drawn ones); a ``variableKeys`` entry not in the agent's ``variableConfigs`` (the engine
     extracts only declared keys, so the node runs without it).
 
     An undeclared variable key is a warning, not an error, as in Pathors: switching an
@@ -411,11 +407,14 @@ def validate_pathway(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | 
             if edge.expression is not None:
                 continue  # an expression edge needs no plain-language condition
         if not edge.condition.strip():
-            message = f'edge "{edge.id}" ({edge.source} -> {edge.target}) has no condition; write when the '
+            message = f'edge "{edge.id}" ({edge.source} -> {edge.target}) has no condition, so the model '
+            message += f'reads only "go to {edge.target}" and may follow it at any turn or never; write when '
             message += (
-                'conversation should follow it, in the words a user would use ("The user wants to ...")'
+                'the conversation should follow it, in the words a user would use ("The user wants to ...")'
             )
-            errors.append(Issue("empty_condition", message, edge_id=edge.id, field=f"{path}.data.condition"))
+            warnings.append(
+                Issue("empty_condition", message, edge_id=edge.id, field=f"{path}.data.condition")
+            )
 
     warnings.extend(_graph_warnings(pathway, by_id, index_of, ending))
     return Report(errors=errors, warnings=warnings)

@@ -291,11 +291,15 @@ async def update_agent(request: Request, projectId: str, caller: CallerDep, body
     """
     if not isinstance(body, dict):
         raise UserError("the request body must be a JSON object of agent fields")
+    if isinstance(body.get("data"), dict):
+        raise UserError('send the agent\'s fields themselves, not the {"data": ...} envelope of a read')
+    # What a read adds (GET, then PUT what it answered): not settings, so not refused.
+    fields = {key: value for key, value in body.items() if key not in _READ_ONLY_AGENT_FIELDS}
     store = _store(request)
     undeclared: list[Issue] = []
 
     async def change(stored: dict[str, Any], previous: AgentConfig, pathway: Pathway) -> AgentConfig:
-        config = parse_agent({**stored, **body})
+        config = parse_agent(fields, base=stored)
         undeclared[:] = await asyncio.to_thread(unknown_variable_keys, pathway, config)  # grows with it
         if config.required_suite_id and _publishing_needs_suite(config, previous):
             await ensure_suite_passed(store, projectId, config.required_suite_id, config)
@@ -307,6 +311,10 @@ async def update_agent(request: Request, projectId: str, caller: CallerDep, body
     if warnings:
         answer["warnings"] = [issue.to_json() for issue in warnings]
     return answer
+
+
+#: Fields an agent read answers beside the config; a save ignores them.
+_READ_ONLY_AGENT_FIELDS = frozenset({"id", "projectId", "createdAt", "updatedAt", "warnings"})
 
 
 def _publishing_needs_suite(config: AgentConfig, previous: AgentConfig) -> bool:

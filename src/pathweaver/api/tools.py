@@ -4,7 +4,8 @@
 ``inputSchema`` and ``placeholderMessages`` (a default name is made from the type) and
 answers 201. ``PUT`` changes any of ``name``, ``description``, ``metadata``,
 ``inputSchema``, ``placeholderMessages``; fields not sent keep their value; ``type`` cannot
-change. Every save is validated (messages name the field) and the tool's URL is checked
+change. What a read adds (``id``, ``createdAt``, ``updatedAt``) is ignored, so a tool read
+with GET can be sent back with PUT as it is. Every save is validated (messages name the field) and the tool's URL is checked
 against the outbound policy, so a tool pointing at a private address is refused when it is
 saved (400), not only when it is called.
 """
@@ -33,6 +34,9 @@ from pathweaver.tools.restful import PLACEHOLDER
 CallerDep = Annotated[Caller, Depends(project_caller)]
 JsonBody = Annotated[Any, Body()]
 _EDITABLE = ("name", "description", "metadata", "inputSchema", "placeholderMessages")
+#: What a read answers beside the editable fields: a tool read with GET can be sent back
+#: with PUT (or to POST, as a copy) as it is; these are ignored, never refused.
+_READ_ONLY = ("type", "id", "createdAt", "updatedAt")
 
 
 # Response shapes (documentation: api/openapi.py answers()) -------------------------------
@@ -180,6 +184,16 @@ def _check_destination(tool: RestfulTool | McpTool, policy: OutboundPolicy) -> N
         ) from None
 
 
+def _refuse_unknown(raw: dict[str, Any]) -> None:
+    unknown = sorted(set(raw) - {*_READ_ONLY, *_EDITABLE})
+    if unknown:
+        known = ", ".join(_EDITABLE)
+        raise UserError(
+            f"{unknown[0]}: is not a known field of a tool; the fields a save takes are type, {known}",
+            details={"errors": [{"field": name, "message": "is not a known field"} for name in unknown]},
+        )
+
+
 def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise UserError("the request body must be a JSON object")
@@ -203,9 +217,7 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
 
     async def create_tool(request: Request, projectId: str, caller: CallerDep, body: JsonBody = None) -> Any:
         raw = _object(body)
-        unknown = sorted(set(raw) - {"type", "id", *_EDITABLE})
-        if unknown:
-            raise UserError(f"{unknown[0]}: is not a known field of a tool")
+        _refuse_unknown(raw)
         kind = raw.get("type")
         if not isinstance(kind, str) or not kind:
             raise UserError(
@@ -214,8 +226,9 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
         tool_id = keys.new_id("tool")
         default_name = f"{re.sub(r'[^A-Za-z0-9_-]', '_', kind)[:40]}_{tool_id[-6:]}"
         # Checking a big inputSchema takes a while (input_schema.check): not on the event loop.
+        fields = {k: v for k, v in raw.items() if k in _EDITABLE}
         tool = await asyncio.to_thread(
-            parse_tool, {"name": default_name, "metadata": {}, **raw, "id": tool_id}
+            parse_tool, {"name": default_name, "metadata": {}, **fields, "type": kind, "id": tool_id}
         )
         _check_destination(tool, policy_for(request))
         stored = await _store(request).create_tool(projectId, tool)
@@ -231,9 +244,7 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
             raise UserError(
                 f"type: a tool's type cannot change (this one is {current.type!r}); create a new tool"
             )
-        unknown = sorted(set(raw) - {"type", "id", *_EDITABLE})
-        if unknown:
-            raise UserError(f"{unknown[0]}: is not a known field of a tool")
+        _refuse_unknown(raw)
         merged = {**current.to_json(), **{k: v for k, v in raw.items() if k in _EDITABLE}}
         merged["id"] = current.id
         tool = await asyncio.to_thread(parse_tool, merged)

@@ -8,8 +8,10 @@ selects the kind and the shape of ``metadata``:
   (a template: a string, or a JSON object/array whose strings may hold placeholders);
 * ``mcp``: ``serverUrl`` (an MCP server over streamable HTTP) and ``headers``.
 
-``name`` is the function name the model calls, so it must be a valid one (letters, digits,
-``_`` and ``-``, 1 to 64) and may not be a built-in's. ``inputSchema`` is a JSON Schema
+``name`` is 1 to 64 characters of text, as Pathors takes it ("Look up customer"). The model
+calls the tool by :attr:`function_name`, the name with every character a function name
+cannot hold (anything but ASCII letters, digits, ``_`` and ``-``) made ``_``, which may not
+be a built-in's. ``inputSchema`` is a JSON Schema
 object (the function's parameters); it is checked when saved by ``tools/input_schema.py``
 (valid, local references only, patterns RE2 can run, bounded size).
 """
@@ -36,7 +38,8 @@ from pathweaver.tools import input_schema
 ToolType = Literal["restful", "mcp"]
 TOOL_TYPES: tuple[str, ...] = ("restful", "mcp")
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_NOT_IN_FUNCTION_NAMES = re.compile(r"[^A-Za-z0-9_-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Names the model already knows for something else (built-ins and the engine's own tool).
 RESERVED_NAMES = frozenset({"end_call", "transfer_call", "transfer_to_human", "pathway_transition"})
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
@@ -113,17 +116,28 @@ class PlaceholderMessages(_Wire):
 
 class _ToolBase(_Wire):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(min_length=1, max_length=64)
     description: str = Field(default="", max_length=4000)
     input_schema: dict[str, Any] = Field(default_factory=lambda: dict(EMPTY_SCHEMA))
     placeholder_messages: PlaceholderMessages | None = None
 
     @field_validator("name")
     @classmethod
-    def _not_reserved(cls, value: str) -> str:
-        if value in RESERVED_NAMES:
-            raise ValueError(f"{value!r} is the name of a built-in tool; choose another name")
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank; name the tool for what it does (lookup_customer)")
+        if _CONTROL.search(value):
+            raise ValueError("has a control character (a line break, a tab); use plain text")
+        called = function_name(value)
+        if called in RESERVED_NAMES:
+            as_called = "" if called == value else f" (the model would call it {called!r})"
+            raise ValueError(f"{value!r}{as_called} is the name of a built-in tool; choose another name")
         return value
+
+    @property
+    def function_name(self) -> str:
+        """The name the model calls this tool by (see the module's docstring)."""
+        return function_name(self.name) or f"tool_{self.id[-8:]}"
 
     @field_validator("input_schema")
     @classmethod
@@ -134,6 +148,13 @@ class _ToolBase(_Wire):
             raise ValueError('must be a JSON Schema with "type": "object" (the tool\'s named arguments)')
         input_schema.check(value)  # a SchemaRefused is a ValueError: pydantic names the field
         return value
+
+
+def function_name(name: str) -> str:
+    """``name`` as a function name a model API takes: ``Look up customer`` is
+    ``Look_up_customer``; empty when ``name`` has no ASCII letter or digit."""
+    called = _NOT_IN_FUNCTION_NAMES.sub("_", name.strip()).strip("_")
+    return called if re.search(r"[A-Za-z0-9]", called) else ""
 
 
 class RestfulTool(_ToolBase):

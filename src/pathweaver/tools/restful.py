@@ -236,12 +236,12 @@ async def run_restful(
         # Off the event loop: a check is bounded (input_schema.MAX_CHECKS), but not free.
         arguments = await asyncio.to_thread(parse_arguments, raw_arguments, tool.input_schema)
     except ValueError as exc:
-        return arguments_failure(call_id, tool.name, exc, record)
+        return arguments_failure(call_id, tool.function_name, exc, record)
     record["arguments"] = arguments
     try:
         request = prepare(tool, arguments, variables)
     except TemplateError as exc:
-        return failure(call_id, tool.name, f"{exc}. Nothing was sent.", {**record, "sent": False})
+        return failure(call_id, tool.function_name, f"{exc}. Nothing was sent.", {**record, "sent": False})
     record.update(
         url=_trace_url(request.url), headerNames=sorted(request.headers), queryKeys=sorted(request.params)
     )
@@ -258,7 +258,7 @@ async def run_restful(
         record["latencyMs"] = round((time.perf_counter() - began) * 1000, 2)
         return failure(
             call_id,
-            tool.name,
+            tool.function_name,
             f"The call failed: {exc.message}",
             {**record, "sent": exc.code != "destination_refused"},
         )
@@ -270,7 +270,7 @@ async def run_restful(
         truncated=response.truncated,
         address=response.address,
     )
-    return _result(tool.name, call_id, response, record, max_chars)
+    return _result(tool.function_name, call_id, response, record, max_chars)
 
 
 def _result(

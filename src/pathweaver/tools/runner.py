@@ -120,14 +120,15 @@ class ToolRunner:
         for config in configs:
             match config:
                 case RestfulTool():
-                    if config.name in taken:
+                    called = config.function_name
+                    if called in taken:
                         problems.append(
-                            {"toolId": config.id, "error": f"the name {config.name!r} is offered twice"}
+                            {"toolId": config.id, "error": f"the name {called!r} is offered twice"}
                         )
                         continue
-                    spec = ToolSpec(config.name, config.description, config.input_schema)
+                    spec = ToolSpec(called, config.description, config.input_schema)
                     tools.append(OfferedTool(spec, "restful", config))
-                    taken.add(config.name)
+                    taken.add(called)
                 case McpTool():
                     try:
                         remote = await self._listing(config)
@@ -135,7 +136,9 @@ class ToolRunner:
                         problems.append({"toolId": config.id, "error": exc.message})
                         continue
                     for item in remote:
-                        name = _unique(_BAD_NAME_CHARS.sub("_", item.name)[:64] or "tool", config.name, taken)
+                        name = _unique(
+                            _BAD_NAME_CHARS.sub("_", item.name)[:64] or "tool", config.function_name, taken
+                        )
                         spec = ToolSpec(name, item.description[:2000], item.input_schema)
                         tools.append(OfferedTool(spec, "mcp", config, item.name))
                         taken.add(name)

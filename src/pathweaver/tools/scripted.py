@@ -43,7 +43,9 @@ class ScriptedTools:
         for config in configs:
             kind: Literal["restful", "mcp"] = "restful" if isinstance(config, RestfulTool) else "mcp"
             tools.append(
-                OfferedTool(ToolSpec(config.name, config.description, config.input_schema), kind, config)
+                OfferedTool(
+                    ToolSpec(config.function_name, config.description, config.input_schema), kind, config
+                )
             )
         return Offer(tuple(tools))
 
