@@ -28,6 +28,9 @@ class TurnUsage:
     seconds_by_purpose: dict[str, float] = field(default_factory=dict)
     #: Each call as the trace recorded it (purpose, latency, tokens), for the JSON report.
     each: tuple[dict[str, Any], ...] = ()
+    #: Why the turn went where it did: the trace's decisions and variables (set, rejected).
+    decisions: tuple[Any, ...] = ()
+    variables: Any = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,8 @@ class TurnUsage:
             "byPurpose": self.by_purpose,
             "secondsByPurpose": {k: round(v, 3) for k, v in self.seconds_by_purpose.items()},
             "each": list(self.each),
+            "decisions": list(self.decisions),
+            "variables": self.variables,
         }
 
 
@@ -66,6 +71,8 @@ def turn_usage(trace: Mapping[str, Any]) -> TurnUsage:
             }
             for call in calls
         ),
+        decisions=tuple(trace.get("decisions") or ()),
+        variables=trace.get("variables"),
     )
 
 
