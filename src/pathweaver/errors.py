@@ -47,6 +47,13 @@ class AuthError(PathweaverError):
     type = "authentication_error"
 
 
+class Forbidden(PathweaverError):
+    """A valid key that may not do this (reach the project in the path)."""
+
+    status = 403
+    type = "permission_error"
+
+
 class NotFound(PathweaverError):
     status = 404
     type = "not_found_error"

@@ -93,7 +93,7 @@ async def test_turns_and_errors_read_the_same_with_and_without_the_direct_entry(
     cases: list[tuple[int, dict[str, Any]]] = [
         (401, {"json": turn}),  # no key
         (401, {"json": turn, "headers": {"Authorization": "Bearer sk_nope"}}),
-        (401, {"json": turn, "headers": other.auth}),  # a key of another project
+        (403, {"json": turn, "headers": other.auth}),  # a valid key of another project
         (400, {"content": b"{not json", "headers": {**auth, "content-type": "application/json"}}),
         (400, {"json": {"messages": "hello"}, "headers": auth}),
         (400, {"json": {"messages": []}, "headers": auth}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Project
+from tests.conftest import Project, make_project
 
 
 def url(project: Project, path: str) -> str:
@@ -266,3 +266,14 @@ async def test_management_errors_use_the_v1_envelope(client, project: Project) -
     assert "details" in response.json()["error"]
     unauthorized = await client.get(url(project, "/agent"))
     assert unauthorized.status_code == 401
+
+
+async def test_a_valid_key_of_another_project_is_403_not_a_sign_out(client, store, project: Project) -> None:
+    other = await make_project(store, "other")
+    refused = await client.get(url(project, "/agent"), headers=other.auth)
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert (error["type"], error["code"]) == ("permission_error", "project_not_allowed")
+    assert f"project '{project.id}'" in error["message"] and other.key[:7] in error["message"]
+    unknown = await client.get(url(project, "/agent"), headers={"Authorization": "Bearer sk_" + "a" * 43})
+    assert unknown.status_code == 401  # an unknown key is still a sign-out

@@ -64,13 +64,16 @@ async def test_bad_keys_are_401(client, project: Project, headers) -> None:
     assert response.json()["error"]["message"] == "Invalid authentication"
 
 
-async def test_a_key_of_another_project_is_401_and_sessions_do_not_leak(
+async def test_a_key_of_another_project_is_403_naming_key_and_project_and_sessions_do_not_leak(
     client, store, project: Project
 ) -> None:
     other = await make_project(store, "other")
     await client.post(V1.format(pid=project.id), json={"session_id": "secret"}, headers=project.auth)
     crossed = await client.post(V1.format(pid=project.id), json={"session_id": "x"}, headers=other.auth)
-    assert crossed.status_code == 401
+    assert crossed.status_code == 403
+    message = crossed.json()["error"]
+    assert message.startswith(f"the key {other.key[:7]}… does not have access to project '{project.id}'")
+    assert other.key not in crossed.text
     missing = await client.get(V1.format(pid=other.id) + "/secret", headers=other.auth)
     assert missing.status_code == 404
     assert missing.json() == {"error": "Session not found"}

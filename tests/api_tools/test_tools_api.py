@@ -193,7 +193,7 @@ async def test_another_projects_key_sees_nothing(
             base, headers=project.auth, json={"type": "restful", "metadata": {"url": "https://x.example"}}
         )
     ).json()["data"]
-    assert (await api.get(base, headers=other.auth)).status_code == 401
+    assert (await api.get(base, headers=other.auth)).status_code == 403
     assert (
         await api.get(f"/v1/projects/{other.id}/tools/{tool['id']}", headers=other.auth)
     ).status_code == 404

@@ -128,7 +128,7 @@ async def test_the_routes_need_a_key_for_the_project(
 ) -> None:
     other = await make_project(store, "other")
     response = await client.get(url(restaurant, "/test-cases"), headers=other.auth)
-    assert response.status_code == 401
+    assert response.status_code == 403
     assert (await client.get(url(restaurant, "/pathway/lint"))).status_code == 401
 
 

@@ -1,8 +1,11 @@
 """Who is calling: API keys from ``Authorization: Bearer`` (or the legacy ``x-api-key``).
 
-A missing, malformed, unknown or revoked key, and a key that does not reach the project
-in the path, all get the same 401: nothing tells an outsider whether a project exists.
-A malformed key is refused before any database access. Keys never appear in logs or errors.
+A missing, malformed, unknown or revoked key gets 401 (sign in again). A valid key that
+does not reach the project in the path gets 403 naming the key (its hint) and the project:
+the key is fine, the project is wrong, so a client (the studio) must not sign its user out.
+The 403 is the same whether or not the project exists, so it tells nothing about other
+projects. A malformed key is refused before any database access. Keys never appear in logs
+or errors (only their hint: the kind and four characters).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Protocol
 
 from fastapi import Request
 
-from pathweaver.errors import AuthError, RateLimited
+from pathweaver.errors import AuthError, Forbidden, RateLimited
 from pathweaver.store.projects import ApiKey
 from pathweaver.store.store import Store
 
@@ -59,10 +62,17 @@ async def authenticate(request: Request) -> Caller:
 
 
 async def project_caller(request: Request, projectId: str) -> Caller:
-    """The caller, who must reach ``projectId``; 401 otherwise (no existence leak)."""
+    """The caller, who must reach ``projectId``; 403 otherwise (the same for a project that
+    does not exist: no existence leak)."""
     caller = await _identify(request)
     if projectId not in caller.key.project_ids:
-        raise AuthError(INVALID)
+        shown = projectId if len(projectId) <= 80 else projectId[:80] + "…"
+        reach = "its project" if caller.key.kind == "sk" else "the projects it was given"
+        raise Forbidden(
+            f"the key {caller.key.hint} does not have access to project {shown!r}: a key reaches only "
+            f"{reach}; use a key of this project (GET /v1/projects lists what this key reaches)",
+            code="project_not_allowed",
+        )
     _admit(request, caller, projectId)
     return caller
 

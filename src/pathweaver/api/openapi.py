@@ -3,7 +3,7 @@
 FastAPI writes what it can see in the routes. Two things it cannot see are filled in here,
 once, when the document is first asked for:
 
-* **Errors.** Every route answers 400, 401, 404, 408, 409, 413 and 429 in its documented
+* **Errors.** Every route answers 400, 401, 403, 404, 408, 409, 413 and 429 in its documented
   error shape (``api/errors.py``), and routes that run a turn also 502, 503 and 504 from
   the model; FastAPI documents instead a 422 ``HTTPValidationError`` that the API never
   sends (validation errors are 400). The 422 goes, the real answers are declared, each with
@@ -48,7 +48,8 @@ STREAM_EVENT: dict[str, Any] = {
 
 COMMON_ERRORS = {
     "400": "Invalid request: the message says what to fix",
-    "401": "Missing, unknown or revoked key, or a key that does not reach this project",
+    "401": "Missing, unknown or revoked key",
+    "403": "A valid key that does not reach the project in the path",
     "404": "Not found",
     "408": "The request body stalled (PATHWEAVER_BODY_READ_TIMEOUT)",
     "409": "Conflicts with stored state (a busy or ended session, a duplicate id); may carry Retry-After",
