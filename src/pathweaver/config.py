@@ -154,12 +154,20 @@ class Settings(BaseSettings):
     max_turns_per_session: int = Field(default=1000, ge=0)
     """Turns after which a session answers 409 and the client starts a new one; 0: no cap."""
 
-    rate_limit_key_per_minute: float = Field(default=1200, ge=0)
-    """Requests a minute per API key, in this worker (429 with Retry-After past it); 0: off."""
-    rate_limit_key_burst: int = Field(default=100, ge=1)
-    rate_limit_project_per_minute: float = Field(default=3000, ge=0)
+    rate_limit_key_per_minute: float = Field(default=60_000, ge=0)
+    """Requests a minute per API key, in this worker (429 with Retry-After past it); 0: off.
+    High by default: one backend key usually serves every user of a deployment, so this
+    guards against a runaway client, not against one user (that is the session limit)."""
+    rate_limit_key_burst: int = Field(default=2_000, ge=1)
+    rate_limit_project_per_minute: float = Field(default=120_000, ge=0)
     """Requests a minute per project, all its keys together, in this worker; 0: off."""
-    rate_limit_project_burst: int = Field(default=300, ge=1)
+    rate_limit_project_burst: int = Field(default=4_000, ge=1)
+    rate_limit_session_per_minute: float = Field(default=120, ge=0)
+    """Turns a minute per conversation (a session named by the client), in this worker; 0:
+    off. Whatever shares a key, one conversation cannot flood the server."""
+    rate_limit_session_burst: int = Field(default=60, ge=1)
+    """Turns of one conversation at once: at least an interactive test's 50, so a script
+    replaying a conversation at full speed is not refused."""
 
     loop_lag_warn_ms: float = Field(default=100.0, ge=0)
     """A step that holds a worker's event loop longer than this many milliseconds is logged

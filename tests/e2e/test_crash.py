@@ -77,6 +77,8 @@ def test_sigkill_mid_turn_never_corrupts_or_loses_a_completed_turn(tmp_path: Pat
             "PATHWEAVER_LLM_API_KEY": "sk-upstream",
             "PATHWEAVER_LLM_MODEL": "mock-model",
             "PATHWEAVER_SESSION_LEASE_TTL": "2",
+            # Turns back to back on one session, as fast as they go: not a rate-limit test.
+            "PATHWEAVER_RATE_LIMIT_SESSION_PER_MINUTE": "0",
         }
         project_id, key = create_project(env)
         headers = {"Authorization": f"Bearer {key}", "X-Session-ID": "crash"}

@@ -54,7 +54,8 @@ async def test_fifty_simultaneous_turns_across_two_workers(kind: str, tmp_path: 
                     json={"messages": [{"role": "user", "content": f"turn {i}"}]},
                     headers=headers,
                 )
-                assert response.status_code in (200, 409), response.text
+                # 409: the turn before still runs; 429: one session's burst is spent (per worker).
+                assert response.status_code in (200, 409, 429), response.text
                 return response.status_code
 
             codes = await asyncio.gather(*(turn(i) for i in range(50)))

@@ -98,11 +98,32 @@ def test_limits_come_from_the_settings_and_zero_turns_a_limit_off() -> None:
         rate_limit_key_burst=50,
         rate_limit_project_per_minute=0,
         rate_limit_project_burst=100,
+        rate_limit_session_per_minute=30,
+        rate_limit_session_burst=5,
         max_model_calls_per_turn=12,
     )
     assert RateLimits.from_settings(settings) == RateLimits(  # type: ignore[arg-type]
-        per_key=Rate(600, 50), per_project=None, max_model_calls_per_turn=12
+        per_key=Rate(600, 50), per_project=None, per_session=Rate(30, 5), max_model_calls_per_turn=12
     )
+
+
+async def test_the_default_limits_let_a_backend_serving_everyone_with_one_key_through(
+    settings: Settings, store: Store, model: ScriptedModel, project: Project
+) -> None:
+    """One key, as a deployment's backend uses it for all its users: a script's few hundred
+    quick calls, and many conversations' turns, are not refused (they were past 100)."""
+    app = create_app(settings, store=store, model=model)  # the defaults
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        for _ in range(250):
+            answer = await http.get(f"/v1/projects/{project.id}/models", headers=project.auth)
+            assert answer.status_code == 200, answer.text
+        for user in range(30):
+            for text in ("hello", "again"):
+                answer = await http.post(**turn(project, f"user-{user}", text))  # type: ignore[arg-type]
+                assert answer.status_code == 200, answer.text
 
 
 async def test_create_app_enforces_the_limits_of_its_settings(
@@ -270,6 +291,49 @@ async def test_two_keys_of_one_project_share_the_project_s_bucket(
         for headers in (project.auth, project.auth, {"Authorization": f"Bearer {second}"}):
             assert (await http.get(path, headers=headers)).status_code == 200
         assert (await http.get(path, headers={"Authorization": f"Bearer {second}"})).status_code == 429
+
+
+async def test_one_conversation_over_its_rate_gets_429_and_the_others_on_its_key_go_on(
+    settings: Settings, store: Store, model: ScriptedModel, project: Project
+) -> None:
+    app = create_app(settings, store=store, model=model)
+    clock = Clock()
+    install(app, RateLimits(per_key=Rate(6000, 1000), per_session=Rate(60, 2)), clock=clock)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        for text in ("one", "two"):
+            assert (await http.post(**turn(project, "chatty", text))).status_code == 200  # type: ignore[arg-type]
+        refused = await http.post(**turn(project, "chatty", "three"))  # type: ignore[arg-type]
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "1"
+        assert refused.headers["x-ratelimit-limit-requests"] == "60"
+        error = refused.json()["error"]
+        assert error["code"] == "session_rate_limit_exceeded"
+        assert error["message"].startswith("rate limit exceeded for session 'chatty': 60 turns a minute")
+        # The same key, another conversation: not affected.
+        assert (await http.post(**turn(project, "quiet"))).status_code == 200  # type: ignore[arg-type]
+        # Reading the flooded session is not a turn.
+        assert (
+            await http.get(f"/v1/projects/{project.id}/sessions/chatty", headers=project.auth)
+        ).status_code == 200
+        # The body's session_id names the session as the header does.
+        by_body = await http.post(
+            f"/v1/projects/{project.id}/chat/completions",
+            json={"messages": [{"role": "user", "content": "four"}], "session_id": "chatty"},
+            headers=project.auth,
+        )
+        assert by_body.status_code == 429
+        clock.now += 1.0
+        assert (await http.post(**turn(project, "chatty", "four"))).status_code == 200  # type: ignore[arg-type]
+        # The interactive test API's turns count too.
+        conversations = f"/v1/projects/{project.id}/conversations"
+        started = (await http.post(conversations, json={}, headers=project.auth)).json()["data"]
+        path = f"{conversations}/{started['sessionId']}/messages"
+        for text in ("a", "b"):
+            assert (await http.post(path, json={"message": text}, headers=project.auth)).status_code == 200
+        assert (await http.post(path, json={"message": "c"}, headers=project.auth)).status_code == 429
 
 
 # Caps on a turn and on a session --------------------------------------------------------

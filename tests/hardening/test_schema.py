@@ -76,7 +76,11 @@ def _prepare(data_dir: Path) -> tuple[Settings, Project, str]:
     # Rate limits off: the fuzzing sends thousands of requests with one key and must reach the
     # handlers; the limiter has tests of its own (test_ratelimit.py).
     settings = Settings(
-        data_dir=data_dir, fake_model=True, rate_limit_key_per_minute=0, rate_limit_project_per_minute=0
+        data_dir=data_dir,
+        fake_model=True,
+        rate_limit_key_per_minute=0,
+        rate_limit_project_per_minute=0,
+        rate_limit_session_per_minute=0,
     )
 
     async def make() -> tuple[Project, str]:

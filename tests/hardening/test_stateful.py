@@ -351,6 +351,7 @@ def test_sequences_of_accepted_calls_never_break(
             "webhook_timeout": 2.0,
             "rate_limit_key_per_minute": 0,
             "rate_limit_project_per_minute": 0,
+            "rate_limit_session_per_minute": 0,
         }
     )
     with receiver() as url, asyncio.Runner() as runner:

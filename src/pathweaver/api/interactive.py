@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from pathweaver.api import limits
+from pathweaver.api import limits, ratelimit
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.openapi import answers
 from pathweaver.api.wire import addressable
@@ -135,6 +135,7 @@ async def send_message(
     caller: CallerDep,
 ) -> Any:
     limits.check_message(request.app.state.settings, body.message)
+    ratelimit.admit_turn(request, projectId, sessionId)
     conversations = _conversations(request)
     session = await _interactive(conversations, projectId, sessionId)
     if session.ended:

@@ -1,6 +1,6 @@
 """Rate limits and caps on consumption (OWASP LLM10 "unbounded consumption").
 
-Four limits, each off when its setting is 0:
+Five limits, each off when its setting is 0:
 
 * **per API key** and **per project**: token buckets. A bucket holds up to ``burst``
   requests and refills at ``per_minute / 60`` a second; a request takes one token from its
@@ -8,6 +8,13 @@ Four limits, each off when its setting is 0:
   request gets **429** with ``Retry-After`` (the seconds until a token is back) and takes
   nothing. Only authenticated callers are counted: a flood of invalid keys never touches a
   bucket, so it cannot throttle a project's real clients.
+* **per session**: a token bucket per conversation (project and session id), charged by
+  each turn that names its session (chat completions with ``X-Session-ID`` or
+  ``session_id``, and the interactive test API's messages) through :func:`admit_turn`, after
+  the key's and the project's. One backend key usually serves every user of a deployment,
+  so the key's limit cannot tell one user from another; this one stops a single
+  conversation (a client stuck in a loop) from flooding the server, whatever shares its key.
+  Reads of a session are not turns and are not charged.
 * **model calls per turn**: :class:`BudgetedModel` counts every model call of the current
   request against a :class:`TurnBudget`; the call past the cap fails the turn with
   :class:`ModelCallLimitExceeded` before it reaches the model, so a pathway that loops
@@ -44,8 +51,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
+from pathweaver.api.auth import RATE_HEADERS
 from pathweaver.errors import RateLimited, TurnError
 from pathweaver.llm.base import ChatEvent, ChatRequest, Model, StructuredRequest, StructuredResult
 
@@ -144,6 +152,8 @@ class LimitSettings(Protocol):
     rate_limit_key_burst: int
     rate_limit_project_per_minute: float
     rate_limit_project_burst: int
+    rate_limit_session_per_minute: float
+    rate_limit_session_burst: int
     max_model_calls_per_turn: int
 
 
@@ -153,6 +163,7 @@ class RateLimits:
 
     per_key: Rate | None = None
     per_project: Rate | None = None
+    per_session: Rate | None = None
     max_model_calls_per_turn: int | None = None
 
     @classmethod
@@ -163,6 +174,7 @@ class RateLimits:
         return cls(
             per_key=rate(settings.rate_limit_key_per_minute, settings.rate_limit_key_burst),
             per_project=rate(settings.rate_limit_project_per_minute, settings.rate_limit_project_burst),
+            per_session=rate(settings.rate_limit_session_per_minute, settings.rate_limit_session_burst),
             max_model_calls_per_turn=settings.max_model_calls_per_turn or None,
         )
 
@@ -174,6 +186,7 @@ class RateLimiter:
         self.limits = limits
         self._keys = TokenBuckets(limits.per_key, clock=clock) if limits.per_key else None
         self._projects = TokenBuckets(limits.per_project, clock=clock) if limits.per_project else None
+        self._sessions = TokenBuckets(limits.per_session, clock=clock) if limits.per_session else None
 
     def admit(self, key_id: str, project_id: str | None) -> Quota | None:
         """Let an authenticated request in (or raise 429), and open its turn's model budget."""
@@ -214,6 +227,44 @@ class RateLimiter:
             if quota is None or other.remaining < quota.remaining:
                 quota = other
         return quota
+
+    def check_turn(self, project_id: str, session_id: str) -> Quota | None:
+        """Let one turn of the session ``session_id`` of ``project_id`` through, or raise 429
+        (taking nothing); the session bucket's :class:`Quota` (None with the limit off)."""
+        if self._sessions is None:
+            return None
+        name = f"{project_id}\x00{session_id}"
+        wait = self._sessions.wait(name)
+        if wait > 0:
+            rate = self._sessions.rate
+            shown = session_id if len(session_id) <= 80 else session_id[:80] + "…"
+            refused = RateLimited(
+                f"rate limit exceeded for session {shown!r}: {rate.per_minute:g} turns a minute, bursts "
+                f"of {rate.burst}, per conversation (PATHWEAVER_RATE_LIMIT_SESSION_PER_MINUTE); retry in "
+                f"{math.ceil(wait)} s",
+                retry_after=wait,
+                code="session_rate_limit_exceeded",
+            )
+            refused.quota = self._sessions.quota(name)
+            raise refused
+        return self._sessions.take(name)
+
+
+def admit_turn(request: Request, project_id: str, session_id: str) -> None:
+    """Charge a turn to its session's bucket (429 past it), when the app limits sessions.
+
+    Call it once the session is known, before the turn runs. A refusal's ``x-ratelimit-*``
+    headers are the session bucket's (the one that blocks).
+    """
+    limiter = getattr(request.app.state, "admission", None)
+    if not isinstance(limiter, RateLimiter):
+        return
+    try:
+        limiter.check_turn(project_id, session_id)
+    except RateLimited as refused:
+        if refused.quota is not None:
+            request.scope.setdefault("state", {})[RATE_HEADERS] = refused.quota.headers()
+        raise
 
 
 # Model calls per turn -----------------------------------------------------------------

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pathweaver.api import bodies, idempotency, limits
+from pathweaver.api import bodies, idempotency, limits, ratelimit
 from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.errors import on_pathweaver_error
 from pathweaver.api.openapi import answers
@@ -229,10 +229,13 @@ async def chat_completions(
             addressable(x_session_id)
         except ValueError as exc:
             raise UserError(f"X-Session-ID: {exc}") from None
-    session_id = x_session_id or body.session_id or f"session-{secrets.token_hex(12)}"
+    named = x_session_id or body.session_id
+    session_id = named or f"session-{secrets.token_hex(12)}"
     completion_id = new_completion_id()
     headers = {"X-Session-ID": session_id}
     async with idempotency.forgotten_on_error(claim):
+        if named:  # a new session's first turn has a full bucket: nothing to charge
+            ratelimit.admit_turn(request, projectId, named)
         events = _conversations(request).chat(
             projectId,
             session_id,
