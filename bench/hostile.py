@@ -43,6 +43,7 @@ def env_for(data_dir: Path) -> dict[str, str]:
         "PATHWEAVER_OUTBOUND_ALLOW": "127.0.0.1",
         "PATHWEAVER_RATE_LIMIT_KEY_PER_MINUTE": "0",
         "PATHWEAVER_RATE_LIMIT_PROJECT_PER_MINUTE": "0",
+        "PATHWEAVER_RATE_LIMIT_SESSION_PER_MINUTE": "0",
     }
 
 

@@ -144,6 +144,7 @@ def pathweaver_env(data_dir: Path, upstream: str) -> dict[str, str]:
         # the per-session turn cap (ignored by versions that do not have them).
         "PATHWEAVER_RATE_LIMIT_KEY_PER_MINUTE": "0",
         "PATHWEAVER_RATE_LIMIT_PROJECT_PER_MINUTE": "0",
+        "PATHWEAVER_RATE_LIMIT_SESSION_PER_MINUTE": "0",
         "PATHWEAVER_MAX_TURNS_PER_SESSION": "0",
     }
 

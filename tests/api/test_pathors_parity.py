@@ -95,10 +95,6 @@ async def test_a_placeholder_with_a_hyphen_is_filled(
     assert "Greet 王小明 by name." in prompt
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/prompt.py fills only ASCII names; it should use agent.config.PLACEHOLDER (engine owner)",
-)
 async def test_a_placeholder_in_chinese_is_filled(
     client: httpx.AsyncClient, project: Project, model: ScriptedModel
 ) -> None:

@@ -411,3 +411,26 @@ def test_extracted_values_must_be_something_the_user_said(said: str, raw: dict, 
     result = apply(configs, raw, said)
     assert result.values == kept
     assert set(result.rejected) == set(raw) - set(kept)
+
+
+def test_a_whole_earlier_message_copied_into_a_field_is_not_a_value() -> None:
+    """The 1.5B model put the user's previous message into the booking date, which moved
+    the conversation past the date question on an expression edge (``booking_date is set``)."""
+    from pathweaver.agent.config import VariableConfig
+    from pathweaver.engine.extraction import apply
+
+    configs = [
+        VariableConfig(key="party_size", type="number"),
+        VariableConfig(key="booking_date"),
+        VariableConfig(key="reason"),
+    ]
+    said = ("Under Jenkins please, Sarah Jenkins", "There'll be four of us")
+    copied = apply(configs, {"party_size": 4, "booking_date": "Under Jenkins please, Sarah Jenkins"}, said)
+    assert copied.values == {"party_size": 4}
+    assert "earlier message" in copied.rejected["booking_date"]
+
+    # The latest message whole is a fine value (a reason for calling), and so is a part of
+    # an earlier one (a date given before its question).
+    said = ("a table for four tomorrow at 7pm", "my notes are not syncing at all")
+    kept = apply(configs, {"booking_date": "tomorrow at 7pm", "reason": "my notes are not syncing at all"}, said)
+    assert kept.values == {"booking_date": "tomorrow at 7pm", "reason": "my notes are not syncing at all"}

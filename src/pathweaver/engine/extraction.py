@@ -152,14 +152,25 @@ def coerce(config: VariableConfig, value: Any) -> tuple[Any, str | None]:
             return None, "not text"
 
 
-def apply(configs: Sequence[VariableConfig], raw: Mapping[str, Any], said: str | None = None) -> Extraction:
-    """The typed values of ``raw``; with ``said`` (everything the user wrote), a text value
-    must also be grounded in it: a small model fills fields with guesses ("Hi, I'd like a
-    table" gave a name and a party size), so a text none of whose words the user wrote, or a
-    number up to twenty the user gave neither in digits nor in English words, is refused as
-    ungrounded (larger numbers, and numbers spelt in other languages, are let through)."""
+def apply(
+    configs: Sequence[VariableConfig], raw: Mapping[str, Any], said: str | Sequence[str] | None = None
+) -> Extraction:
+    """The typed values of ``raw``; with ``said`` (everything the user wrote: one text, or
+    the user's messages in order), a value must also be grounded in it. A small model fills
+    fields with guesses ("Hi, I'd like a table" gave a name and a party size), so these are
+    refused as ungrounded: a text none of whose words the user wrote; a number up to twenty
+    the user gave neither in digits nor in English words (larger numbers, and numbers spelt in
+    other languages, are let through); and, given the messages, a text of three words or more
+    that is a whole earlier message of the user's, copied into a field it does not answer
+    (the 1.5B model put "Under Jenkins please, Sarah Jenkins" into a booking date)."""
     values: dict[str, Any] = {}
     rejected: dict[str, str] = {}
+    earlier: set[str] = set()
+    if said is not None and not isinstance(said, str):
+        messages = list(said)
+        earlier = {_flat(message) for message in messages[:-1] if len(_WORDS.findall(message)) >= 3}
+        earlier.discard(_flat(messages[-1]) if messages else "")
+        said = "\n".join(messages)
     heard = _stems(said) if said is not None else None
     for config in configs:
         if config.key not in raw or raw[config.key] is None:
@@ -167,6 +178,8 @@ def apply(configs: Sequence[VariableConfig], raw: Mapping[str, Any], said: str |
         value, reason = coerce(config, raw[config.key])
         if reason is None and heard is not None and not _grounded(value, heard, said):
             reason = f"{value!r} is not something the user said"
+        elif reason is None and isinstance(value, str) and _flat(value) in earlier:
+            reason = f"{value!r} is a whole earlier message of the user's, not a value for {config.key}"
         if reason is None:
             values[config.key] = value
         else:
@@ -175,6 +188,10 @@ def apply(configs: Sequence[VariableConfig], raw: Mapping[str, Any], said: str |
 
 
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _flat(text: str) -> str:
+    return " ".join(_WORDS.findall(text.casefold()))
 
 
 def _stems(text: str | None) -> set[str]:

@@ -19,12 +19,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pathweaver.agent.config import AgentConfig
+from pathweaver.agent.config import PLACEHOLDER, AgentConfig
 from pathweaver.agent.pathway import Edge, Node, Pathway
 from pathweaver.llm.base import Message, ToolSpec
 
 TRANSITION_TOOL = "pathway_transition"
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 
 
 def render(template: str, variables: Mapping[str, Any]) -> str:
@@ -37,7 +36,7 @@ def render(template: str, variables: Mapping[str, Any]) -> str:
         value = variables[key]
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
-    return _PLACEHOLDER.sub(substitute, template)
+    return PLACEHOLDER.sub(substitute, template)
 
 
 def now_in(timezone: str | None, now: datetime) -> str:

@@ -186,7 +186,7 @@ class _Extraction:
         node_id: str,
         *,
         enabled: bool,
-        said: str,
+        said: Sequence[str],
     ) -> None:
         self._model, self._keys, self._build, self._node_id = model, keys, build, node_id
         self._said = said
@@ -318,7 +318,7 @@ async def run_turn(
         filled fields with guesses from the agent's instructions (measured on the demo)."""
         return extraction.request_for(keys, conversation)
 
-    said = "\n".join(m.content for m in conversation if m.role == "user" and m.content)
+    said = tuple(m.content for m in conversation if m.role == "user" and m.content)
     extract = _Extraction(node_model, keys, extraction_request, node.id, enabled=user_spoke, said=said)
     if not serial(node_model):
         extract.start()
@@ -719,7 +719,7 @@ async def _apply_extraction(
     configs: Sequence[VariableConfig],
     extracted: dict[str, Any],
     trace: Trace,
-    said: str | None = None,
+    said: Sequence[str] | None = None,
 ) -> list[TurnEvent]:
     """Await the extraction call and fold its typed values into ``extracted`` (later wins)."""
     result, call = await task
