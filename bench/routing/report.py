@@ -169,7 +169,10 @@ def _figures_text(found: Figures) -> list[str]:
         f"completion tokens per turn   {_spread(found.completion_tokens, digits=0)}",
         f"wall time per turn           {_spread(found.seconds, ' s', digits=3)}",
         "  in model calls (mean)      "
-        + (", ".join(f"{purpose} {spent:.2f} s" for purpose, spent in found.seconds_by_purpose.items()) or "n/a"),
+        + (
+            ", ".join(f"{purpose} {spent:.2f} s" for purpose, spent in found.seconds_by_purpose.items())
+            or "n/a"
+        ),
     ]
 
 

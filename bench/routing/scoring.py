@@ -323,7 +323,7 @@ class Figures:
     completion_tokens: Spread
     seconds: Spread
     calls_by_purpose: dict[str, float] = field(default_factory=dict)
-    cached_tokens: Spread = Spread.of([])
+    cached_tokens: Spread = field(default_factory=lambda: Spread.of([]))
     #: Mean seconds per turn spent in model calls of each purpose.
     seconds_by_purpose: dict[str, float] = field(default_factory=dict)
 

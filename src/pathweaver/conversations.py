@@ -109,7 +109,9 @@ class Conversations:
             self._pathways.move_to_end(key)
             return cached
         stored = await self.store.projects.get_pathway(project_id, version)
-        pathway = Pathway.model_validate(stored.document)
+        # Off the event loop: a pathway of 2,000 nodes takes over 100 ms to parse, and every
+        # save makes the next turn parse one (the cache holds versions, not projects).
+        pathway = await asyncio.to_thread(Pathway.model_validate, stored.document)
         self._pathways[key] = pathway
         if len(self._pathways) > PATHWAY_CACHE_SIZE:
             self._pathways.popitem(last=False)

@@ -180,8 +180,7 @@ def test_default_values_are_left_out_but_come_back() -> None:
     text = dump_agent_file(AgentConfig(), default_pathway())
     agent_section = text.split("pathway:")[0]
     assert agent_section == (
-        "schemaVersion: 1\n\nagent:\n  name: Agent\n  type: monolithic\n  status: draft\n"
-        "  timezone: UTC\n\n"
+        "schemaVersion: 1\n\nagent:\n  name: Agent\n  type: monolithic\n  status: draft\n  timezone: UTC\n\n"
     )
     agent, _ = load_agent_file(text)
     assert agent == AgentConfig()

@@ -142,7 +142,9 @@ CONVERSATIONS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
 }
 
 
-async def walk(agent: AgentConfig, pathway: Pathway, messages: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+async def walk(
+    agent: AgentConfig, pathway: Pathway, messages: list[tuple[str, str, dict[str, Any]]]
+) -> list[str]:
     """Where the engine (smart mode) takes each message: the scripted model decides by word
     overlap, the extraction reads the given values, expression edges do the rest."""
     start = pathway.start_node()

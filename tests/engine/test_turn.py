@@ -224,7 +224,7 @@ VARS = AgentConfig.model_validate(
             {"key": "customer_name", "type": "string", "description": "the customer's name"},
             {"key": "party_size", "type": "number", "description": "how many people"},
             {"key": "email", "type": "email", "description": "contact email"},
-        ]
+        ],
     }
 )
 EXTRACTING = pathway(

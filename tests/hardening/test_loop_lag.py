@@ -77,3 +77,15 @@ def test_lags_under_the_threshold_are_counted_not_logged(caplog: pytest.LogCaptu
     assert figures["samples"] == 5 and figures["stalls"] == 1
     assert figures["maxMs"] == 250.0 and figures["lastMs"] == 250.0
     assert "250 ms" in caplog.records[0].getMessage()
+
+
+def test_a_stall_during_a_long_garbage_collection_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """A full collection stops every thread and has no frame of ours to name: the warning
+    names the collection, so an operator knows what to tune."""
+    lag = LoopLag(0.1)
+    lag.collected(2, 0.128, 35)
+    with caplog.at_level(logging.WARNING, logger="pathweaver.looplag"):
+        lag.record(0.15)
+    message = caplog.records[0].getMessage()
+    assert "garbage collection took 128 ms" in message and "generation 2" in message
+    assert lag.snapshot()["gcWorstMs"] == 128.0

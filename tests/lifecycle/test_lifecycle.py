@@ -222,6 +222,7 @@ async def test_evaluation_and_post_session_variables(
             "enumOptions": ["good", "bad"],
         },
     )
+
     def answer(request):  # the turn's decision and extraction, then the judge, in any order
         if request.purpose == "decide":
             return {"choice": 0}
