@@ -432,5 +432,7 @@ def test_a_whole_earlier_message_copied_into_a_field_is_not_a_value() -> None:
     # The latest message whole is a fine value (a reason for calling), and so is a part of
     # an earlier one (a date given before its question).
     said = ("a table for four tomorrow at 7pm", "my notes are not syncing at all")
-    kept = apply(configs, {"booking_date": "tomorrow at 7pm", "reason": "my notes are not syncing at all"}, said)
+    kept = apply(
+        configs, {"booking_date": "tomorrow at 7pm", "reason": "my notes are not syncing at all"}, said
+    )
     assert kept.values == {"booking_date": "tomorrow at 7pm", "reason": "my notes are not syncing at all"}
