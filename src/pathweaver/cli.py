@@ -329,16 +329,20 @@ def pathway_import(
     """Validate an agent file and save it: the agent config, and the pathway as a new version."""
     agent, pathway, report = _valid_agent_file(file)
 
-    async def action(store: Store) -> int:
+    async def action(store: Store) -> tuple[int, int]:
         await store.projects.save_agent(project, agent)
+        before = await store.projects.get_pathway(project)
         saved = await store.projects.save_pathway(
             project, pathway, author="cli", note=f"imported from {file.name}"
         )
-        return saved.version
+        return before.version, saved.version
 
-    version = _run(_settings(data_dir), action)
+    before, version = _run(_settings(data_dir), action)
     _warn(report)
-    typer.echo(f"saved pathway version {version}")
+    # The same pathway again makes no version (``ProjectStore.update_pathway``).
+    typer.echo(
+        f"pathway unchanged: version {version}" if version == before else f"saved pathway version {version}"
+    )
 
 
 # chat ----------------------------------------------------------------------------------

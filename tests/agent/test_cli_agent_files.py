@@ -45,6 +45,12 @@ def test_project_create_and_import_accept_the_same_good_file(tmp_path: Path) -> 
     project_id = json.loads(created.stdout)["projectId"]
     imported = run("pathway", "import", good, "--project", project_id, "--data-dir", tmp_path)
     assert imported.exit_code == 0, imported.stderr
+    assert imported.stdout == "pathway unchanged: version 1\n"  # the same pathway makes no version
+    edited = _file([])
+    edited["pathway"]["nodes"][0]["data"]["title"] = "Hello"
+    good.write_text(json.dumps(edited), encoding="utf-8")
+    imported = run("pathway", "import", good, "--project", project_id, "--data-dir", tmp_path)
+    assert imported.exit_code == 0, imported.stderr
     assert "saved pathway version 2" in imported.stdout
 
     broken = tmp_path / "broken.json"

@@ -249,7 +249,8 @@ async def test_the_publish_gate(client: httpx.AsyncClient, restaurant: Project, 
     pathway = await store.projects.get_pathway(restaurant.id)
     from pathweaver.agent.pathway import Pathway
 
-    await store.projects.save_pathway(restaurant.id, Pathway.model_validate(pathway.document))
+    moved = {**pathway.document, "layout": {"zoom": 2}}  # a save that changes nothing makes no version
+    await store.projects.save_pathway(restaurant.id, Pathway.model_validate(moved))
     with pytest.raises(Conflict, match="it tested pathway version 1, the current one is 2"):
         await ensure_suite_passed(store, restaurant.id, suite["id"], agent)
 

@@ -3,9 +3,10 @@
 Every answer is in the ``{"data": ...}`` envelope; errors use the v1 envelope. Every change
 to the pathway is validated (section 3.7) and stored as a new immutable version in one
 transaction: a pathway that fails validation is never half saved, and two concurrent edits
-never overwrite each other. Warnings (an unreachable node, no end node) come back with the
-saved pathway under ``warnings``; errors are 400 with ``error.details.errors`` naming each
-offending node or edge.
+never overwrite each other. A change that changes nothing makes no version, and a PUT that
+names the version it was based on is refused (409) once another save has followed it.
+Warnings (an unreachable node, no end node) come back with the saved pathway under
+``warnings``; errors are 400 with ``error.details.errors`` naming each offending node or edge.
 """
 
 from __future__ import annotations
@@ -383,10 +384,18 @@ def version_json(version: PathwayVersion) -> dict[str, Any]:
 
 
 async def _change(
-    request: Request, project_id: str, caller: Caller, note: str, change: Any
+    request: Request, project_id: str, caller: Caller, note: str, change: Any, based_on: int | None = None
 ) -> tuple[PathwayVersion, Any, Report]:
     """Apply ``change`` and store the result if it is valid. Warnings: models this server
-    cannot serve, and tools the project does not have (the node runs without them)."""
+    cannot serve, and tools the project does not have (the node runs without them).
+
+    Every pathway route comes through here, so none makes a version that changes nothing: a
+    PUT of the current document, a node or edge PATCH that sets what is already there, a
+    rollback to the content that is current all answer the current version as it is (the
+    route's usual status and shape; warnings as for a save). ``based_on`` (the PUT's
+    ``version``) refuses a save whose base is not the current version with 409, checked in
+    the store's write transaction (:meth:`ProjectStore.update_pathway`).
+    """
     reports: list[Report] = []
     tool_ids = await _store(request).tools.tool_ids(project_id)
 
@@ -404,7 +413,7 @@ async def _change(
         return new, result
 
     saved, result = await _store(request).projects.update_pathway(
-        project_id, checked, author=caller.author, note=note
+        project_id, checked, author=caller.author, note=note, based_on=based_on
     )
     return saved, result, reports[0]
 
@@ -432,13 +441,35 @@ async def get_pathway(request: Request, projectId: str, caller: CallerDep) -> An
 
 
 async def replace_pathway(request: Request, projectId: str, caller: CallerDep, body: JsonBody = None) -> Any:
+    """Replace the whole pathway. ``version`` in the body (as GET answers it) is the version
+    the edit started from: when it is no longer current the save is refused with 409
+    (``pathway_version_conflict``, details naming the current version, its author and time)
+    and nothing is stored. Without it (or with null) the save is not checked, as before.
+    A document equal to the current one is not stored again: the current version is answered.
+    """
     if not isinstance(body, dict):
         raise UserError("the request body must be a JSON object with nodes and edges")
+    based_on = _based_on(body.get("version"))
     document = {k: v for k, v in body.items() if k not in ("version", "updatedAt", "warnings")}
     # Off the event loop: a pathway near the body cap (2,000 nodes) takes 130 ms to parse.
     pathway = await asyncio.to_thread(parse_pathway, document)
-    saved, _, report = await _change(request, projectId, caller, "replaced", lambda _old: (pathway, None))
+    saved, _, report = await _change(
+        request, projectId, caller, "replaced", lambda _old: (pathway, None), based_on
+    )
     return await pathway_answer(saved, report)
+
+
+def _based_on(version: Any) -> int | None:
+    """The ``version`` of a PUT body: None when not sent, else a positive integer."""
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise UserError(
+            f"version must be the positive integer version your edit is based on, as GET /pathway "
+            f"answers it; got {json.dumps(version)[:40]} (leave it out to save without the check)",
+            details={"param": "version"},
+        )
+    return version
 
 
 async def list_nodes(request: Request, projectId: str, caller: CallerDep) -> Any:

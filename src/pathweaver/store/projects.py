@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pathweaver import keys
 from pathweaver.agent.config import AgentConfig, load_stored, read_stored
 from pathweaver.agent.pathway import SCHEMA_VERSION, Pathway
-from pathweaver.errors import NotFound
+from pathweaver.errors import Conflict, NotFound
 from pathweaver.store.database import AnyEngine, read_transaction, write_transaction
 from pathweaver.store.schema import (
     agents,
@@ -97,10 +97,33 @@ KEY_CACHE_SIZE = 4096
 
 def _apply(
     change: Callable[[Pathway, AgentConfig], tuple[Pathway, T]], document: dict[str, Any], agent: AgentConfig
-) -> tuple[T, dict[str, Any]]:
-    """``change`` applied to the stored ``document``: its result, and the new pathway as JSON."""
+) -> tuple[T, dict[str, Any], bool]:
+    """``change`` applied to the stored ``document``: its result, the new pathway as JSON, and
+    whether that JSON equals ``document`` (the change changed nothing)."""
     pathway, result = change(Pathway.model_validate(document), agent)
-    return result, pathway.to_json()
+    new = pathway.to_json()
+    return result, new, new == document
+
+
+def _stale(base: int, current: PathwayVersion) -> Conflict:
+    """The refusal of a save based on version ``base`` when ``current`` is the current version."""
+    when = current.created_at.isoformat().replace("+00:00", "Z")
+    saved = f"saved by {current.author} at {when}" if current.author else f"saved at {when}"
+    if base < current.version:
+        what = f"the pathway changed since version {base}: version {current.version} is current ({saved})"
+    else:
+        what = f"the pathway has no version {base}: version {current.version} is current ({saved})"
+    return Conflict(
+        f"{what}; reload it, apply your edits to it again and save (based on version {current.version})",
+        code="pathway_version_conflict",
+        details={
+            "basedOn": base,
+            "currentVersion": current.version,
+            "author": current.author,
+            "savedAt": when,
+            "note": current.note,
+        },
+    )
 
 
 class ProjectStore:
@@ -405,7 +428,8 @@ class ProjectStore:
     async def save_pathway(
         self, project_id: str, pathway: Pathway, *, author: str = "", note: str = ""
     ) -> PathwayVersion:
-        """Store ``pathway`` as a new immutable version and make it current."""
+        """Store ``pathway`` as a new immutable version and make it current (none is made when
+        it equals the current version: that one is answered)."""
         saved, _ = await self.update_pathway(
             project_id, lambda _current, _agent: (pathway, None), author=author, note=note
         )
@@ -418,6 +442,7 @@ class ProjectStore:
         *,
         author: str = "",
         note: str = "",
+        based_on: int | None = None,
     ) -> tuple[PathwayVersion, T]:
         """Read the current pathway, apply ``change``, store the result as a new version.
 
@@ -425,17 +450,27 @@ class ProjectStore:
         ``BEGIN IMMEDIATE`` serialises writers), so two concurrent edits never overwrite
         each other. ``change`` is pure: it returns the new pathway and a value for the
         caller, or raises, in which case nothing is stored.
+
+        ``based_on``: the version the caller's edit started from. When it is given and is
+        not the current version, :class:`Conflict` is raised and nothing is stored; checked
+        under the same lock as the write, so of two saves based on the same version exactly
+        one is stored. When the new document equals the current one, nothing is stored and
+        the current version is answered (a save that changes nothing makes no version).
         """
         now = utcnow()
         async with write_transaction(self.engine) as conn:
             version = await self._lock_project(conn, project_id)
             current = await self._get_pathway(conn, project_id, version)
+            if based_on is not None and based_on != version:
+                raise _stale(based_on, current)
             agent_row = (
                 await conn.execute(select(agents.c.config).where(agents.c.project_id == project_id))
             ).one()
             agent, _ = load_stored(agent_row.config, f"project {project_id} agent")
             # Parsing, checking and dumping grow with the pathway: a worker thread, not the loop.
-            result, document = await asyncio.to_thread(_apply, change, current.document, agent)
+            result, document, unchanged = await asyncio.to_thread(_apply, change, current.document, agent)
+            if unchanged:
+                return current, result
             latest = (
                 await conn.execute(
                     select(func.max(pathway_versions.c.version)).where(
