@@ -91,7 +91,18 @@ async def test_a_save_without_a_version_is_not_checked(client, project: Project)
     assert await versions(client, project) == [4, 3, 2, 1]
 
 
-@pytest.mark.parametrize("version", ["1.0", "1", 0, -1, 1.5, True, [1], {"v": 1}])
+async def test_a_pathors_format_version_text_is_not_checked(client, project: Project) -> None:
+    """Pathors' pathway documents carry ``"version": "1.0"`` (a format version): a Pathors
+    client sending its document back keeps saving, without the check."""
+    base = await current(client, project)
+    saved = await client.put(
+        url(project, "/pathway"), json=retitled(base, "From Pathors", version="1.0"), headers=project.auth
+    )
+    assert saved.status_code == 200, saved.text
+    assert await versions(client, project) == [2, 1]
+
+
+@pytest.mark.parametrize("version", [0, -1, 1.5, True, [1], {"v": 1}])
 async def test_a_version_that_is_not_a_positive_integer_is_400(
     client, project: Project, version: Any
 ) -> None:

@@ -460,8 +460,12 @@ async def replace_pathway(request: Request, projectId: str, caller: CallerDep, b
 
 
 def _based_on(version: Any) -> int | None:
-    """The ``version`` of a PUT body: None when not sent, else a positive integer."""
-    if version is None:
+    """The ``version`` of a PUT body: None when not sent, else a positive integer.
+
+    A text is not a version of ours and is ignored: Pathors' own pathway documents carry a
+    format version such as ``"1.0"``, and a Pathors client that sends its document back must
+    keep saving (without the check), as it did before the check existed."""
+    if version is None or isinstance(version, str):
         return None
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise UserError(
