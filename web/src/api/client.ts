@@ -104,9 +104,16 @@ export class ApiClient {
     return this.data("GET", `${this.project(projectId)}/pathway`);
   }
 
-  /** Save the whole pathway as a new version; the answer carries `warnings`. */
-  savePathway(projectId: string, document: PathwayDocument): Promise<StoredPathway> {
-    return this.data("PUT", `${this.project(projectId)}/pathway`, document);
+  /**
+   * Save the whole pathway as a new version; the answer carries `warnings`.
+   *
+   * `version` is the version the edit is based on: when another save made a newer one
+   * since, the server refuses with 409 `pathway_version_conflict` (see `versionConflict`),
+   * checked in the same transaction as the write. Null saves unchecked. A document equal to
+   * the current one makes no version: the answer is the current version, unchanged.
+   */
+  savePathway(projectId: string, document: PathwayDocument, version: number | null): Promise<StoredPathway> {
+    return this.data("PUT", `${this.project(projectId)}/pathway`, saveBody(document, version));
   }
 
   currentVersion(projectId: string): Promise<PathwayVersion> {
@@ -200,6 +207,12 @@ export class ApiClient {
     result.toolCalls = joinToolCalls(pieces);
     return result;
   }
+}
+
+/** The body of a pathway PUT: the document, with the version it is based on when known. */
+export function saveBody(document: PathwayDocument, version: number | null): PathwayDocument & { version?: number } {
+  const { version: _ignored, ...rest } = document;
+  return version === null ? rest : { ...rest, version };
 }
 
 async function readJson(response: Response): Promise<unknown> {

@@ -14,14 +14,21 @@ export class ApiError extends Error {
   readonly code: string | null;
   /** Validation problems (`error.details.errors`), each naming a node, edge or field. */
   readonly issues: Issue[];
+  /** `error.details` as the server sent it ({} when none). */
+  readonly details: Record<string, unknown>;
 
-  constructor(status: number, message: string, options: { type?: string | null; code?: string | null; issues?: Issue[] } = {}) {
+  constructor(
+    status: number,
+    message: string,
+    options: { type?: string | null; code?: string | null; issues?: Issue[]; details?: Record<string, unknown> } = {},
+  ) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.type = options.type ?? null;
     this.code = options.code ?? null;
     this.issues = options.issues ?? [];
+    this.details = options.details ?? {};
   }
 
   /** What the person can do about it. */
@@ -59,6 +66,7 @@ export function errorFromBody(status: number, body: unknown, fallback: string): 
         type: typeof e.type === "string" ? e.type : null,
         code: typeof e.code === "string" ? e.code : null,
         issues,
+        details: details as Record<string, unknown>,
       });
     }
   }
@@ -67,6 +75,36 @@ export function errorFromBody(status: number, body: unknown, fallback: string): 
     if (typeof detail === "string") return new ApiError(status, detail);
   }
   return new ApiError(status, fallback);
+}
+
+/**
+ * A save refused because another save made a newer version since the one the edit is based
+ * on (409 `pathway_version_conflict`): who saved which version, and when.
+ */
+export interface VersionConflict {
+  /** The version the refused save was based on. */
+  basedOn: number | null;
+  /** The version the server has now: send it as `version` to overwrite it knowingly. */
+  currentVersion: number;
+  author: string | null;
+  /** ISO time the current version was saved. */
+  savedAt: string | null;
+  note: string | null;
+}
+
+/** The conflict a refused pathway save names, or null when `error` is not one. */
+export function versionConflict(error: unknown): VersionConflict | null {
+  if (!(error instanceof ApiError) || error.status !== 409 || error.code !== "pathway_version_conflict") return null;
+  const d = error.details;
+  if (!Number.isInteger(d.currentVersion)) return null;
+  const text = (value: unknown): string | null => (typeof value === "string" && value ? value : null);
+  return {
+    basedOn: Number.isInteger(d.basedOn) ? (d.basedOn as number) : null,
+    currentVersion: d.currentVersion as number,
+    author: text(d.author),
+    savedAt: text(d.savedAt),
+    note: text(d.note),
+  };
 }
 
 function isIssue(value: unknown): value is Issue {

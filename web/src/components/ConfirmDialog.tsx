@@ -1,6 +1,9 @@
 import { useEffect, useRef, type ReactNode } from "react";
 
-/** A modal question with a confirm and a cancel button; Escape cancels. */
+/**
+ * A modal question with a confirm and a cancel button (and optionally a second answer,
+ * `alternative`, between them); Escape cancels.
+ */
 export default function ConfirmDialog({
   title,
   children,
@@ -9,6 +12,7 @@ export default function ConfirmDialog({
   busy,
   onConfirm,
   onCancel,
+  alternative,
 }: {
   title: string;
   children: ReactNode;
@@ -17,6 +21,7 @@ export default function ConfirmDialog({
   busy?: boolean;
   onConfirm: () => void;
   onCancel: () => void;
+  alternative?: { label: string; onClick: () => void };
 }) {
   const cancel = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -42,6 +47,11 @@ export default function ConfirmDialog({
           <button type="button" ref={cancel} onClick={onCancel} disabled={busy}>
             Cancel
           </button>
+          {alternative && (
+            <button type="button" onClick={alternative.onClick} disabled={busy}>
+              {alternative.label}
+            </button>
+          )}
           <button type="button" className={danger ? "danger" : "primary"} onClick={onConfirm} disabled={busy}>
             {busy ? "Working…" : confirmLabel}
           </button>

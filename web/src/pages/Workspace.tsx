@@ -11,6 +11,7 @@ import Inspector from "../canvas/Inspector";
 import PathwayCanvas from "../canvas/PathwayCanvas";
 import VersionsPanel from "../canvas/VersionsPanel";
 import { CanvasViewContext, type CanvasView } from "../canvas/view";
+import ConfirmDialog from "../components/ConfirmDialog";
 import { ErrorNotice, Loading, Notice } from "../components/Notice";
 import { nodeTitle } from "../graph/convert";
 import { indexIssues } from "../graph/issues";
@@ -19,6 +20,7 @@ import { keyHint, useAuth, useClient } from "../state/auth";
 import { useDraft } from "../state/draft";
 import { usePlayground } from "../state/playground";
 import { navigate, useLeaveGuard, type Guard, type Route } from "../state/router";
+import { conflictSummary, savedNote as describeSave } from "../state/saving";
 import { takenPath } from "../trace/path";
 import AgentSettings from "./AgentSettings";
 import SessionDetail from "./SessionDetail";
@@ -54,11 +56,8 @@ export default function Workspace({ route }: { route: WorkspaceRoute }) {
     void loadProject();
   }, [loadProject]);
 
-  const onSaved = useCallback((saved: { version: number; warnings?: unknown[] }) => {
-    const warnings = saved.warnings?.length ?? 0;
-    setSavedNote(
-      `Saved as version ${saved.version}${warnings ? `, with ${warnings} warning${warnings > 1 ? "s" : ""} (marked on the canvas)` : ""}.`,
-    );
+  const onSaved = useCallback((saved: { version: number; warnings?: unknown[] }, nothingNew: boolean) => {
+    setSavedNote(describeSave(saved, nothingNew));
     setProject((p) => (p ? { ...p, pathwayVersion: saved.version } : p));
   }, []);
   const [draft, actions] = useDraft(client, projectId, onSaved);
@@ -345,6 +344,33 @@ export default function Workspace({ route }: { route: WorkspaceRoute }) {
             </div>
           </aside>
         </main>
+      )}
+
+      {draft.conflict && (
+        <ConfirmDialog
+          title="Someone saved a newer version"
+          confirmLabel="Keep my edits and overwrite"
+          danger
+          busy={draft.saving || draft.loading}
+          onConfirm={() => void actions.overwrite()}
+          onCancel={actions.dismissConflict}
+          alternative={{ label: "Reload their version", onClick: () => void actions.reloadTheirs() }}
+        >
+          <p data-testid="conflict-summary">{conflictSummary(draft.conflict)}</p>
+          <p>Nothing was saved; your edits are still on the canvas (and kept in this tab).</p>
+          <ul className="pw-conflict-choices">
+            <li>
+              <strong>Reload their version</strong>: drop your edits and continue from version {draft.conflict.currentVersion}.
+            </li>
+            <li>
+              <strong>Keep my edits and overwrite</strong>: save the canvas as you see it as a new version, replacing their
+              changes.
+            </li>
+            <li>
+              <strong>Cancel</strong>: keep editing; nothing is saved.
+            </li>
+          </ul>
+        </ConfirmDialog>
       )}
     </div>
   );

@@ -15,8 +15,8 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { ApiClient } from "../api/client";
-import { ApiError } from "../api/errors";
-import type { ApiNodeData, PathwayDocument, PathwayVersion, StoredPathway } from "../api/types";
+import { ApiError, versionConflict, type VersionConflict } from "../api/errors";
+import type { ApiNodeData, PathwayDocument, StoredPathway } from "../api/types";
 import {
   canLeave,
   newEdge,
@@ -29,6 +29,7 @@ import {
   type NewNodeKind,
 } from "../graph/convert";
 import { placeIssues, stillPresent, type PlacedIssue } from "../graph/issues";
+import { unchanged } from "./saving";
 
 export interface Draft {
   loading: boolean;
@@ -40,6 +41,11 @@ export interface Draft {
   saving: boolean;
   /** Why the last save was refused (the edits are still here). */
   saveError: unknown;
+  /**
+   * Set when the last save was refused because someone saved a newer version meanwhile:
+   * the person chooses to reload theirs, overwrite it, or keep editing (the edits stay).
+   */
+  conflict: VersionConflict | null;
   /** Errors of a refused save, or warnings of the last save, pinned to nodes and edges. */
   issues: PlacedIssue[];
   /** Set when unsaved edits were brought back from this tab's storage, with a note. */
@@ -61,8 +67,14 @@ export interface DraftActions {
   setExpression: (edgeId: string, expression: string) => void;
   select: (target: { nodeId?: string; edgeId?: string } | null) => void;
   deleteSelection: () => void;
-  /** Save as a new version; resolves true when saved. */
+  /** Save as a new version, based on `baseVersion`; resolves true when saved. */
   save: () => Promise<boolean>;
+  /** After a conflict: save the draft over the newer version, knowingly. */
+  overwrite: () => Promise<boolean>;
+  /** After a conflict: drop the draft and load the current version. */
+  reloadTheirs: () => Promise<void>;
+  /** After a conflict: keep editing, nothing saved. */
+  dismissConflict: () => void;
   rollback: (version: number) => Promise<void>;
   discard: () => Promise<void>;
   dismissRestoredNote: () => void;
@@ -94,7 +106,15 @@ function readStored(projectId: string): Stored | null {
   return null;
 }
 
-export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved: StoredPathway) => void): [Draft, DraftActions] {
+/**
+ * `onSaved` is told of every save and rollback the server answered, with `nothingNew` true
+ * when it made no version (the document equalled the current one).
+ */
+export function useDraft(
+  client: ApiClient,
+  projectId: string,
+  onSaved?: (saved: StoredPathway, nothingNew: boolean) => void,
+): [Draft, DraftActions] {
   const [graph, setGraph] = useState<FlowGraph>(EMPTY);
   const [loading, setLoading] = useState(true);
   const [loadError, setLoadError] = useState<unknown>(null);
@@ -103,6 +123,7 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
   const [savedRevision, setSavedRevision] = useState(0);
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<unknown>(null);
+  const [conflict, setConflict] = useState<VersionConflict | null>(null);
   const [issues, setIssues] = useState<PlacedIssue[]>([]);
   const [restoredNote, setRestoredNote] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
@@ -127,6 +148,7 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
     setSavedRevision(revisionRef.current);
     setIssues(warnings);
     setSaveError(null);
+    setConflict(null);
   }, []);
 
   const reload = useCallback(async () => {
@@ -138,11 +160,14 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
       adopt(stored);
       if (kept) {
         setGraph(toFlow(kept.document));
+        // Still based on the version they were made on: saving them over a version saved
+        // since is refused by the server and asked about, never done silently.
+        setBaseVersion(kept.baseVersion ?? stored.version);
         touch();
         setRestoredNote(
-          kept.baseVersion === stored.version
+          kept.baseVersion === null || kept.baseVersion === stored.version
             ? `Your unsaved edits to version ${stored.version} were restored.`
-            : `Your unsaved edits (made on version ${kept.baseVersion}) were restored; the server now has version ${stored.version}, which saving will replace.`,
+            : `Your unsaved edits (made on version ${kept.baseVersion}) were restored; the server now has version ${stored.version}: saving will ask before replacing it.`,
         );
       }
     } catch (error) {
@@ -282,31 +307,51 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
     touch();
   }, [touch]);
 
-  const save = useCallback(async () => {
-    const document = toApi(graphRef.current);
-    const sentRevision = revisionRef.current;
-    setSaving(true);
-    setSaveError(null);
-    try {
-      // A save replaces the whole pathway: ask before replacing a version saved meanwhile.
-      const latest = await client.currentVersion(projectId);
-      if (baseVersion !== null && latest.version !== baseVersion && !window.confirm(overwriteQuestion(latest, baseVersion))) {
+  // A save replaces the whole pathway, so it carries the version the draft is based on: the
+  // server refuses it (409) when another save made a newer version since, in the same
+  // transaction as the write. There is no check here first: it could not stop a save that
+  // lands between the check and this one.
+  const saveBasedOn = useCallback(
+    async (basedOn: number | null) => {
+      const document = toApi(graphRef.current);
+      const sentRevision = revisionRef.current;
+      setSaving(true);
+      setSaveError(null);
+      try {
+        const saved = await client.savePathway(projectId, document, basedOn);
+        setBaseVersion(saved.version);
+        setSavedRevision(sentRevision);
+        setIssues(placeIssues(saved.warnings ?? [], "warning", document));
+        setConflict(null);
+        setRestoredNote(null);
+        onSaved?.(saved, unchanged(basedOn, saved));
+        return true;
+      } catch (error) {
+        const stale = versionConflict(error);
+        if (stale) {
+          setConflict(stale); // the edits stay (and stay in this tab's storage) until the person chooses
+        } else {
+          setConflict(null);
+          setSaveError(error);
+          if (error instanceof ApiError) setIssues(placeIssues(error.issues, "error", document));
+        }
         return false;
+      } finally {
+        setSaving(false);
       }
-      const saved = await client.savePathway(projectId, document);
-      setBaseVersion(saved.version);
-      setSavedRevision(sentRevision);
-      setIssues(placeIssues(saved.warnings ?? [], "warning", document));
-      onSaved?.(saved);
-      return true;
-    } catch (error) {
-      setSaveError(error);
-      if (error instanceof ApiError) setIssues(placeIssues(error.issues, "error", document));
-      return false;
-    } finally {
-      setSaving(false);
-    }
-  }, [client, projectId, onSaved, baseVersion]);
+    },
+    [client, projectId, onSaved],
+  );
+
+  const save = useCallback(() => saveBasedOn(baseVersion), [saveBasedOn, baseVersion]);
+
+  const overwrite = useCallback(
+    // Based on the version the person was shown: a save made after that one is refused again.
+    async () => (conflict ? saveBasedOn(conflict.currentVersion) : false),
+    [saveBasedOn, conflict],
+  );
+
+  const dismissConflict = useCallback(() => setConflict(null), []);
 
   const rollback = useCallback(
     async (version: number) => {
@@ -314,9 +359,9 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
       sessionStorage.removeItem(storageKey(projectId));
       setRestoredNote(null);
       adopt(restored, placeIssues(restored.warnings ?? [], "warning", restored));
-      onSaved?.(restored);
+      onSaved?.(restored, unchanged(baseVersion, restored));
     },
-    [client, projectId, adopt, onSaved],
+    [client, projectId, adopt, onSaved, baseVersion],
   );
 
   const discard = useCallback(async () => {
@@ -324,6 +369,11 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
     setRestoredNote(null);
     await reload();
   }, [projectId, reload]);
+
+  const reloadTheirs = useCallback(async () => {
+    setConflict(null);
+    await discard();
+  }, [discard]);
 
   const dismissRestoredNote = useCallback(() => setRestoredNote(null), []);
 
@@ -343,6 +393,7 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
     dirty,
     saving,
     saveError,
+    conflict,
     issues: liveIssues,
     restoredNote,
     generation,
@@ -361,6 +412,9 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
       select,
       deleteSelection,
       save,
+      overwrite,
+      reloadTheirs,
+      dismissConflict,
       rollback,
       discard,
       dismissRestoredNote,
@@ -378,18 +432,15 @@ export function useDraft(client: ApiClient, projectId: string, onSaved?: (saved:
       select,
       deleteSelection,
       save,
+      overwrite,
+      reloadTheirs,
+      dismissConflict,
       rollback,
       discard,
       dismissRestoredNote,
     ],
   );
   return [draft, actions];
-}
-
-function overwriteQuestion(latest: PathwayVersion, base: number): string {
-  const who = latest.author ? ` by ${latest.author}` : "";
-  const when = latest.createdAt ? ` at ${new Date(latest.createdAt).toLocaleString()}` : "";
-  return `Version ${latest.version} was saved${who}${when}, after the version ${base} you are editing. Saving replaces it with the canvas as you see it. Save anyway?`;
 }
 
 /** Edges drawn by the canvas that are not part of the pathway (goto references, jumps). */
