@@ -122,6 +122,56 @@ async def test_an_edge_with_no_condition_is_saved_with_a_warning(
     assert warning["message"].startswith('edge "done" (start -> end) has no condition')
 
 
+async def test_the_edge_routes_take_what_a_pathway_put_takes(
+    client: httpx.AsyncClient, project: Project
+) -> None:
+    """An edge with no condition, or decided by an expression, through the edge routes too."""
+    await client.put(url(project, "/pathway"), json=greeting_pathway("Greet."), headers=project.auth)
+    plain = await client.post(
+        url(project, "/pathway/edges"),
+        json={"id": "again", "source": "start", "target": "end"},
+        headers=project.auth,
+    )
+    assert plain.status_code == 201, plain.text
+    assert plain.json()["data"]["data"]["condition"] == ""
+    computed = await client.post(
+        url(project, "/pathway/edges"),
+        json={
+            "id": "big",
+            "source": "start",
+            "target": "end",
+            "condition": "Large group",
+            "expression": "1 > 0",
+        },
+        headers=project.auth,
+    )
+    assert computed.status_code == 201, computed.text
+    assert computed.json()["data"]["data"]["expression"] == "1 > 0"
+    bad = await client.post(
+        url(project, "/pathway/edges"),
+        json={"id": "bad", "source": "start", "target": "end", "expression": "party_size >"},
+        headers=project.auth,
+    )
+    assert bad.status_code == 400 and "bad" in bad.text
+    cleared = await client.patch(
+        url(project, "/pathway/edges/big"), json={"expression": "", "condition": ""}, headers=project.auth
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["data"]["data"] == {"condition": ""}
+
+
+async def test_webhook_subscriptions_accept_every_pathors_event(
+    client: httpx.AsyncClient, project: Project
+) -> None:
+    events = ["session.started", "session.ended", "call.ended", "session.finalized", "recording.ready"]
+    made = await client.post(
+        url(project, "/webhooks"),
+        json={"url": "https://hooks.example.com/a", "events": events},
+        headers=project.auth,
+    )
+    assert made.status_code in (200, 201), made.text
+
+
 async def test_an_agent_read_can_be_sent_back_as_it_is(client: httpx.AsyncClient, project: Project) -> None:
     await client.patch(url(project, "/agent"), json={"globalPrompt": "Be brief."}, headers=project.auth)
     read = (await client.get(url(project, "/agent"), headers=project.auth)).json()["data"]

@@ -551,7 +551,10 @@ class EdgeIn(BaseModel):
     id: Annotated[str | None, AfterValidator(addressable)] = Field(default=None, min_length=1, max_length=200)
     source: str = Field(min_length=1)
     target: str = Field(min_length=1)
-    condition: str = Field(min_length=1, max_length=4000)
+    #: Empty is accepted, as in a pathway PUT (saved with an ``empty_condition`` warning).
+    condition: str = Field(default="", max_length=4000)
+    #: A condition over variables (``party_size > 8``), decided without the model.
+    expression: str | None = Field(default=None, max_length=4000)
 
 
 def _check_endpoints(pathway: Pathway, source: str, target: str) -> None:
@@ -574,7 +577,10 @@ async def create_edge(request: Request, projectId: str, body: EdgeIn, caller: Ca
                 "id": edge_id,
                 "source": body.source,
                 "target": body.target,
-                "data": {"condition": body.condition},
+                "data": {
+                    "condition": body.condition,
+                    **({"expression": body.expression} if body.expression else {}),
+                },
             }
         )
         return _replace(pathway, edges=[*pathway.edges, edge]), edge
@@ -587,7 +593,9 @@ class EdgePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str | None = Field(default=None, min_length=1)
     target: str | None = Field(default=None, min_length=1)
-    condition: str | None = Field(default=None, min_length=1, max_length=4000)
+    condition: str | None = Field(default=None, max_length=4000)
+    #: Set an expression, or ``""`` to make the edge a plain-language one again.
+    expression: str | None = Field(default=None, max_length=4000)
 
 
 async def patch_edge(
@@ -602,6 +610,9 @@ async def patch_edge(
         raw["target"] = body.target or old.target
         if body.condition is not None:
             raw["data"] = {**raw.get("data", {}), "condition": body.condition}
+        if body.expression is not None:
+            data = {k: v for k, v in raw.get("data", {}).items() if k != "expression"}
+            raw["data"] = {**data, **({"expression": body.expression} if body.expression.strip() else {})}
         _check_endpoints(pathway, raw["source"], raw["target"])
         edge = Edge.model_validate(raw)
         return _replace(pathway, edges=[edge if e.id == edgeId else e for e in pathway.edges]), edge

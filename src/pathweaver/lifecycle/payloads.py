@@ -12,7 +12,10 @@ from typing import Any
 
 from pathweaver.engine.state import SessionState
 
-EVENTS = ("session.started", "session.ended", "call.ended", "session.finalized")
+#: The event names a subscription may list, as Pathors names them. ``call.ended`` and
+#: ``recording.ready`` come from voice channels, which Pathweaver does not have yet: they are
+#: accepted (a subscription written for Pathors is valid here) and never sent until one does.
+EVENTS = ("session.started", "session.ended", "call.ended", "session.finalized", "recording.ready")
 DEFAULT_EVENTS = ("session.ended",)
 #: Delivered at most once per session (never resent when a send's outcome is unknown).
 AT_MOST_ONCE = frozenset({"session.finalized"})
