@@ -215,6 +215,16 @@ async def test_search_is_a_case_sensitive_substring_over_session_data(client, pr
     assert missing.status_code == 400
     assert missing.json() == {"error": "search_string is required"}
 
+    async def search(needle: str) -> list[str]:
+        found = await client.post(f"{url}/search", json={"search_string": needle}, headers=project.auth)
+        return [r["sessionId"] for r in found.json()["results"]]
+
+    # A key and its value, as the session data reads (the same on SQLite, which stores JSON
+    # without spaces, and PostgreSQL, which shows it with them).
+    assert await search('"customer": "Zoë Lin"') == ["a"]
+    # The data's own structure: every session with a user message.
+    assert await search('"role": "user"') == ["c"]
+
 
 @pytest.mark.parametrize("raw", [b"[]", b'"text"', b"42", b"null", b"{not json", b"\xff\xfe"])
 async def test_non_object_bodies_are_400(client, project: Project, raw: bytes) -> None:

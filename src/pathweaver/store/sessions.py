@@ -9,6 +9,7 @@ started from. Either all of it is stored, or none.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -642,23 +643,30 @@ class SessionStore:
     ) -> tuple[list[SessionState], int]:
         """Sessions whose data (variables and messages) contains ``needle``, case-sensitively.
 
-        SQL narrows with a case-insensitive LIKE (portable); the exact, case-sensitive test
-        runs here on the rendered JSON. Newest ``updatedAt`` first.
+        The exact, case-sensitive test runs here on the rendered JSON (``session_data_json``),
+        the same on every database. SQL only narrows the candidates, with a case-insensitive
+        LIKE on the longest piece of the needle that holds no JSON punctuation: how a database
+        renders stored JSON as text differs (SQLite keeps ``{"tier":"gold"}``, PostgreSQL
+        shows ``{"tier": "gold"}``), so the needle ``"tier": "gold"`` itself is never given to
+        SQL. A needle made only of the JSON's own structure (``"role": "user"``) narrows
+        nothing. Newest ``updatedAt`` first.
         """
-        pattern = like_pattern(needle)
-        any_message = (
-            select(messages.c.session_id)
-            .where(messages.c.content.ilike(pattern, escape="\\"))
-            .where(messages.c.session_id == sessions.c.id)
-            .exists()
-        )
-        variables_text = sessions.c.variables.cast(messages.c.content.type)
         query = (
             select(sessions)
             .where(sessions.c.project_id == project_id)
-            .where(or_(any_message, variables_text.ilike(pattern, escape="\\")))
             .order_by(sessions.c.updated_at.desc(), sessions.c.id.desc())
         )
+        fragment = search_fragment(needle)
+        if fragment is not None:
+            pattern = like_pattern(fragment)
+            any_message = (
+                select(messages.c.session_id)
+                .where(messages.c.content.ilike(pattern, escape="\\"))
+                .where(messages.c.session_id == sessions.c.id)
+                .exists()
+            )
+            variables_text = sessions.c.variables.cast(messages.c.content.type)
+            query = query.where(or_(any_message, variables_text.ilike(pattern, escape="\\")))
         async with read_transaction(self.engine) as conn:
             candidates = [_session(r) for r in (await conn.execute(query)).mappings().all()]
         matched: list[SessionState] = []
@@ -676,6 +684,21 @@ def session_data_json(session: SessionState, history: Sequence[StoredMessage]) -
         "messages": [{"role": m.role, "content": m.content} for m in history if not m.internal],
     }
     return json.dumps(data, ensure_ascii=False)
+
+
+#: Text of ``session_data_json`` that is not the session's own data.
+_STRUCTURE = '{"variables": {}, "messages": [{"role": "user", "content": null}] assistant system tool'
+_JSON_PUNCTUATION = re.compile(r'[\s"\\:,{}\[\]]+')
+
+
+def search_fragment(needle: str) -> str | None:
+    """The longest piece of ``needle`` between JSON punctuation, when the session's own data
+    must hold it for the needle to match; None when nothing can narrow the search."""
+    pieces = [piece for piece in _JSON_PUNCTUATION.split(needle) if piece]
+    if not pieces:
+        return None
+    longest = max(pieces, key=len)
+    return None if longest.casefold() in _STRUCTURE.casefold() else longest
 
 
 def like_pattern(text: str) -> str:
