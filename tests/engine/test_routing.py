@@ -436,3 +436,29 @@ def test_a_whole_earlier_message_copied_into_a_field_is_not_a_value() -> None:
         configs, {"booking_date": "tomorrow at 7pm", "reason": "my notes are not syncing at all"}, said
     )
     assert kept.values == {"booking_date": "tomorrow at 7pm", "reason": "my notes are not syncing at all"}
+
+
+@pytest.mark.parametrize(
+    ("via", "check", "moves"),
+    [
+        ("edge", None, True),  # a model that gives no check: its pick stands
+        ("edge", 0.55, True),
+        ("edge", 0.45, False),
+        ("global", 0.61, False),  # small talk jumped to the demo's global node at 0.61
+        ("global", 0.73, True),  # "Can I speak to the manager please?"
+    ],
+)
+def test_a_pick_moves_only_when_the_models_own_check_clears_the_bar_for_its_kind(
+    via: str, check: float | None, moves: bool
+) -> None:
+    from pathweaver.engine import routing
+    from pathweaver.llm.base import StructuredResult
+
+    options = [
+        routing.Option("ask_size", "The user gave their name", "edge"),
+        routing.Option("human", "x", via),
+    ]
+    picked = options[1]
+    option, why = routing.chosen(StructuredResult({"choice": 2}, check=check), options)
+    assert why is None
+    assert option == (picked if moves else None)

@@ -385,9 +385,10 @@ class LocalModel:
 
         The prompt asks for the number of the true statement; the model's next-token logits
         for "0", "1", ... give the scores. The 1.5B model almost never answers "0" (none of
-        them), so the statement it picks is then put to it as a yes-or-no question, and the
-        session moves only if it answers yes (``bench/routing/README.md``: 18 of 34 single
-        decisions right without the check, 23 of 34 with it). Past ten options, or on a
+        them), so the statement it picks is then put to it as a yes-or-no question; its
+        P(yes) is the result's ``check``, and the engine moves only when it is high enough
+        (``bench/routing/README.md``: 18 of 34 single decisions right without the check, 23
+        of 34 with it). Past ten options, or on a
         backend that cannot score, the number is decoded greedily under a grammar instead.
         """
         labels = [str(number) for number in range(len(request.options))]
@@ -424,8 +425,8 @@ class LocalModel:
             return StructuredResult({"choice": int(chosen.scores)}, Usage(chosen.tokens, len(chosen.scores)))
         scores = tuple(chosen.scores)
         best = max(range(len(scores)), key=scores.__getitem__)
-        if chosen.check is not None and chosen.check < 0.5:
-            best = 0  # the model does not hold its pick true: stay
+        # The pick and the check, as the model gave them: how sure it must be to move is
+        # the engine's choice (``pathweaver.engine.routing.CHECK_BAR``).
         return StructuredResult({"choice": best}, Usage(chosen.tokens, 0), scores, chosen.check)
 
     async def aclose(self) -> None:
