@@ -17,8 +17,8 @@ numbered statements about the user's last message, "0. None of them" first, the 
 exchange quoted so that it is in focus, and the answer is a number decoded under a schema.
 The request carries the reply's own prompt (system and history) with the question after it,
 so hosted prompt caches serve the shared part; it also carries the last exchange, which the
-embedded model asks about in a short prompt of its own, in a second llama.cpp context that
-never evicts the conversation's cached prefix, reading its scores for the numbers.
+embedded model asks about in a short prompt of its own, with a cached prefix of its own that
+never evicts the conversation's, reading its scores for the numbers.
 
 A decision that is not one of the options, a truncated or invalid answer, or a failed
 call never moves the session: it is recorded and the turn goes on at the current node.

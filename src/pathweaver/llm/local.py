@@ -573,7 +573,7 @@ def _softmax(logits: Sequence[float]) -> tuple[float, ...]:
 
 
 def choice_prompt(options: Sequence[str], asked: str, said: str) -> list[Message]:
-    """The choice as the embedded model is asked it, in its side context: the last exchange,
+    """The choice as the embedded model is asked it, in the ``decide`` slot: the last exchange,
     the numbered statements, the question (the framing measured best on ``bench/routing``)."""
     lines = [f'Assistant said: "{asked}"'] if asked else []
     lines.append(f'User replied: "{said}"')
@@ -611,7 +611,7 @@ def check_prompt(statement: str, asked: str, said: str) -> list[Message]:
 def _side_choice(
     backend: Backend, scorer: Callable[..., list[float]], request: StructuredRequest, ids: list[int]
 ) -> _Chosen:
-    """The choice in the side context, then the check of the statement picked (if not 0)."""
+    """The choice in the ``decide`` slot, then the check of the statement picked (if not 0)."""
     assert request.exchange is not None
     asked, said = request.exchange
     tokens = backend.tokenize(chatml.render(choice_prompt(request.options, asked, said)))
