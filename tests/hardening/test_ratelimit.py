@@ -68,6 +68,19 @@ def test_buckets_are_bounded_and_a_forgotten_one_comes_back_full() -> None:
     assert buckets.wait("a") == 0  # dropped as least recently used: full again
 
 
+def test_a_bucket_full_again_is_forgotten_so_idle_sessions_hold_no_memory() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(Rate(per_minute=60, burst=3), clock=clock)  # full again 3 s after a take
+    for n in range(100):
+        buckets.take(f"idle-{n}")
+    clock.now += 3.0
+    for _ in range(60):
+        buckets.take("busy")
+        clock.now += 0.05
+    assert len(buckets) == 1
+    assert buckets.wait("idle-0") == 0  # forgotten means full: nothing held against it
+
+
 def test_a_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="per_minute"):
         Rate(0, 5)

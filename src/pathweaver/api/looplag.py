@@ -18,7 +18,6 @@ import logging
 import sys
 import threading
 import time
-import traceback
 from collections import Counter, deque
 from typing import Any
 
@@ -138,8 +137,16 @@ class LoopLag:
 
 
 def _where(frame: Any) -> str:
-    """The innermost frames of a stack, Pathweaver's own first: ``file:line in function``."""
-    stack = traceback.extract_stack(frame)
-    ours = [f for f in stack if "pathweaver" in f.filename] or list(stack)
+    """The innermost frames of a stack, Pathweaver's own first: ``file:line in function``.
+
+    Read from the frames themselves: ``traceback``'s summaries would read every file's source
+    into ``linecache`` (memory held for good, and disk reads from the watchdog thread).
+    """
+    stack: list[tuple[str, int, str]] = []
+    while frame is not None:
+        stack.append((frame.f_code.co_filename, frame.f_lineno or 0, frame.f_code.co_name))
+        frame = frame.f_back
+    stack.reverse()  # outermost first
+    ours = [f for f in stack if "pathweaver" in f[0]] or stack
     picked = ours[-2:] + ([stack[-1]] if stack[-1] not in ours[-2:] else [])
-    return " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in reversed(picked))
+    return " <- ".join(f"{name.rsplit('/', 1)[-1]}:{line} in {code}" for name, line, code in reversed(picked))

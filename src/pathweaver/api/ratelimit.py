@@ -79,8 +79,10 @@ class Rate:
 class TokenBuckets:
     """One token bucket per name, all at the same :class:`Rate`, in memory.
 
-    At most ``max_buckets`` are kept; the least recently used go first. A forgotten bucket
-    comes back full, which errs on the caller's side, never against it.
+    A bucket that has filled up again is the same as none, so it is dropped: what stays is
+    the buckets used within the last ``burst / per_second`` seconds, and at most
+    ``max_buckets`` of them (the least recently used go first). A forgotten bucket comes back
+    full, which errs on the caller's side, never against it.
     """
 
     def __init__(self, rate: Rate, *, clock: Clock = time.monotonic, max_buckets: int = 100_000):
@@ -88,6 +90,10 @@ class TokenBuckets:
         self._clock = clock
         self._max = max_buckets
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # name -> (tokens, when)
+
+    def __len__(self) -> int:
+        """How many buckets are held (the others are full)."""
+        return len(self._buckets)
 
     def _level(self, name: str) -> float:
         tokens, when = self._buckets.get(name, (float(self.rate.burst), self._clock()))
@@ -101,10 +107,19 @@ class TokenBuckets:
     def take(self, name: str) -> Quota:
         """Take one token (the caller checked :meth:`wait` first); what is left."""
         level = self._level(name) - 1.0
-        self._buckets[name] = (level, self._clock())
+        now = self._clock()
+        self._buckets[name] = (level, now)
         self._buckets.move_to_end(name)
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
+        # The least recently used first; a bucket untouched for ``refill`` seconds is full.
+        # Two at most per take: constant work per request, and still faster than they come.
+        refill = self.rate.burst / self.rate.per_second
+        for _ in range(2):
+            oldest, (_, when) = next(iter(self._buckets.items()))
+            if now - when < refill:
+                break
+            del self._buckets[oldest]
         return self._quota(level)
 
     def quota(self, name: str) -> Quota:
