@@ -47,7 +47,9 @@ class DecisionMade:
     ``decided_by``: ``expression`` (an expression edge held), ``model`` (the model chose
     among the options), ``error`` (the model's answer or call failed: the session stays),
     or ``none`` (no option applied). ``options`` are (target, statement, via) in the order
-    offered; ``scores`` the model's probability for "none" then each option, where known.
+    offered; ``scores`` the model's probability for "none" then each option, where known;
+    ``similarities`` how close the user's words were to each statement (0 for "none"),
+    where the model weighed them in.
     """
 
     node_id: str
@@ -56,6 +58,7 @@ class DecisionMade:
     options: tuple[tuple[str, str, str], ...] = ()
     scores: tuple[float, ...] | None = None
     check: float | None = None
+    similarities: tuple[float, ...] | None = None
     expression: str | None = None
     edge_id: str | None = None
     errors: tuple[dict[str, str], ...] = ()
@@ -165,6 +168,9 @@ def _decision_json(decision: DecisionMade) -> dict[str, Any]:
     if decision.scores is not None and len(decision.scores) == len(options):
         for option, score in zip(options, decision.scores, strict=True):
             option["score"] = round(score, 4)
+    if decision.similarities is not None and len(decision.similarities) == len(options):
+        for option, similarity in zip(options[1:], decision.similarities[1:], strict=True):
+            option["similarity"] = round(similarity, 4)
     out: dict[str, Any] = {
         "nodeId": decision.node_id,
         "decidedBy": decision.decided_by,

@@ -694,6 +694,7 @@ async def _decide(
             described,
             scores=result.scores,
             check=result.check,
+            similarities=result.similarities,
             latency_ms=call.latency_ms,
             usage=result.usage,
             error=why,

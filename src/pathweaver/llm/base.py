@@ -164,6 +164,9 @@ class StructuredResult:
     #: For a choice: the probability the model gave to "yes" when asked whether the option
     #: it picked is true, where it was asked (the embedded model); below 0.5 it stays.
     check: float | None = None
+    #: For a choice: how close the user's words are to each option's statement (cosine;
+    #: 0 for "none"), where the model weighed them in (the embedded model).
+    similarities: tuple[float, ...] | None = None
 
 
 def step_last(model: object) -> bool:

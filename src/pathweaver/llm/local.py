@@ -89,6 +89,12 @@ class Done:
 Slot = Literal["main", "decide", "extract"]
 
 
+class Matcher(Protocol):
+    def similarities(self, said: str, statements: Sequence[str]) -> tuple[float, ...] | None:
+        """One cosine per statement, or ``None`` where it does not apply (on the worker thread)."""
+        ...
+
+
 class Backend(Protocol):
     """The part of llama.cpp the embedded model uses; called from one thread only."""
 
@@ -273,8 +279,12 @@ class LocalModel:
         name: str = "local",
         queue_limit: int = 8,
         max_tokens: int = 512,
+        matcher: Matcher | None = None,
     ) -> None:
         self.name = name
+        #: The second opinion on routing choices (:mod:`pathweaver.llm.similarity`); none
+        #: with a fake backend unless a test passes one.
+        self.matcher = matcher
         self.queue_limit = queue_limit
         self.max_tokens = max_tokens
         self._load = backend
@@ -295,10 +305,12 @@ class LocalModel:
         queue_limit: int = 8,
         seed: int | None = None,
     ) -> LocalModel:
+        from pathweaver.llm.similarity import StatementMatcher
+
         def load() -> Backend:
             return LlamaBackend(path, context_size=context_size, threads=threads, seed=seed)
 
-        return cls(load, name=path.stem, queue_limit=queue_limit)
+        return cls(load, name=path.stem, queue_limit=queue_limit, matcher=StatementMatcher())
 
     @property
     def waiting(self) -> int:
@@ -384,11 +396,12 @@ class LocalModel:
         """A choice among numbered options: the numbers scored, none sampled, then checked.
 
         The prompt asks for the number of the true statement; the model's next-token logits
-        for "0", "1", ... give the scores. The 1.5B model almost never answers "0" (none of
-        them), so the statement it picks is then put to it as a yes-or-no question; its
-        P(yes) is the result's ``check``, and the engine moves only when it is high enough
-        (``bench/routing/README.md``: 18 of 34 single decisions right without the check, 23
-        of 34 with it). Past ten options, or on a
+        for "0", "1", ... give the scores. Each option's score is weighed with how close the
+        user's words are to its statement (the :attr:`matcher`, where there is one): the
+        pick is the highest ``p * exp(similarity * SCALE)``. The 1.5B model almost never
+        answers "0" (none of them), so the statement picked is then put to it as a
+        yes-or-no question; its P(yes) is the result's ``check``, and the engine moves only
+        when it is high enough (``bench/routing/README.md``). Past ten options, or on a
         backend that cannot score, the number is decoded greedily under a grammar instead.
         """
         labels = [str(number) for number in range(len(request.options))]
@@ -397,17 +410,18 @@ class LocalModel:
             scorer = getattr(backend, "score_next", None)
             ids = [backend.tokenize(label) for label in labels]
             if scorer is not None and all(len(i) == 1 for i in ids) and request.exchange is not None:
-                yield _side_choice(backend, scorer, request, [i[0] for i in ids])
+                yield _side_choice(backend, scorer, request, [i[0] for i in ids], self.matcher)
                 return
             prompt = _fit(backend, request.messages, request.context_tools, "", 4)
             if scorer is not None and all(len(i) == 1 for i in ids):
-                yield _Chosen(_softmax(scorer(prompt, [i[0] for i in ids])), None, len(prompt))
+                scores = _softmax(scorer(prompt, [i[0] for i in ids]))
+                yield _Chosen(scores, None, len(prompt), max(range(len(scores)), key=scores.__getitem__))
                 return
             grammar = "root ::= " + " | ".join(f'"{label}"' for label in labels)
             text = ""
             for piece in backend.complete(prompt, max_tokens=4, sampling=GREEDY, grammar=grammar, stop=stop):
                 if isinstance(piece, Done):
-                    yield _Chosen(text, None, piece.prompt_tokens)
+                    yield _Chosen(text, None, piece.prompt_tokens, 0)
                 else:
                     text += piece
 
@@ -423,11 +437,15 @@ class LocalModel:
                     details={"output": chosen.scores[:50]},
                 )
             return StructuredResult({"choice": int(chosen.scores)}, Usage(chosen.tokens, len(chosen.scores)))
-        scores = tuple(chosen.scores)
-        best = max(range(len(scores)), key=scores.__getitem__)
         # The pick and the check, as the model gave them: how sure it must be to move is
         # the engine's choice (``pathweaver.engine.routing.CHECK_BAR``).
-        return StructuredResult({"choice": best}, Usage(chosen.tokens, 0), scores, chosen.check)
+        return StructuredResult(
+            {"choice": chosen.best},
+            Usage(chosen.tokens, 0),
+            tuple(chosen.scores),
+            chosen.check,
+            chosen.similarities,
+        )
 
     async def aclose(self) -> None:
         """Stop what runs, drop what waits, and free the weights."""
@@ -592,6 +610,8 @@ class _Chosen:
     scores: tuple[float, ...] | str
     check: float | None
     tokens: int
+    best: int
+    similarities: tuple[float, ...] | None = None
 
 
 _CHECK_SYSTEM = "You check whether a statement about a user's reply is true. Answer yes or no."
@@ -609,21 +629,41 @@ def check_prompt(statement: str, asked: str, said: str) -> list[Message]:
 
 
 def _side_choice(
-    backend: Backend, scorer: Callable[..., list[float]], request: StructuredRequest, ids: list[int]
+    backend: Backend,
+    scorer: Callable[..., list[float]],
+    request: StructuredRequest,
+    ids: list[int],
+    matcher: Matcher | None,
 ) -> _Chosen:
-    """The choice in the ``decide`` slot, then the check of the statement picked (if not 0)."""
+    """The choice in the ``decide`` slot, weighed with the matcher's similarities, then the
+    check of the statement picked (if not 0)."""
     assert request.exchange is not None
     asked, said = request.exchange
     tokens = backend.tokenize(chatml.render(choice_prompt(request.options, asked, said)))
     scores = _softmax(scorer(tokens, ids, slot="decide"))
     read = len(tokens)
-    best = max(range(len(scores)), key=scores.__getitem__)
+    found = matcher.similarities(said, request.options[1:]) if matcher is not None else None
+    similarities = (0.0, *found) if found is not None else None
+    best = pick(scores, similarities)
     if best == 0:
-        return _Chosen(scores, None, read)
+        return _Chosen(scores, None, read, best, similarities)
     answers = [backend.tokenize(word)[0] for word in ("yes", "Yes", "no", "No")]
     question = backend.tokenize(chatml.render(check_prompt(request.options[best], asked, said)))
     yes_yes, yes_cap, _, _ = _softmax(scorer(question, answers, slot="decide"))
-    return _Chosen(scores, yes_yes + yes_cap, read + len(question))
+    return _Chosen(scores, yes_yes + yes_cap, read + len(question), best, similarities)
+
+
+def pick(scores: Sequence[float], similarities: Sequence[float] | None) -> int:
+    """The option with the highest ``p * exp(similarity * SCALE)`` ("none", at 0, has no
+    statement and counts its probability alone); the highest ``p`` without similarities."""
+    from pathweaver.llm.similarity import SCALE
+
+    def weight(index: int) -> float:
+        p = max(scores[index], 1e-12)
+        bonus = similarities[index] * SCALE if similarities is not None and index > 0 else 0.0
+        return math.log(p) + bonus
+
+    return max(range(len(scores)), key=weight)
 
 
 def schema_instructions(schema: Mapping[str, Any]) -> str:
