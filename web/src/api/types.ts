@@ -137,6 +137,9 @@ export interface TraceDecisionOption {
   via?: "edge" | "global" | string;
   /** The model's probability for this option (0..1), where the model reports it. */
   score?: number;
+  /** How close the user's words were to the statement (cosine, -1..1), where the model
+   * weighed it in (the embedded model). */
+  similarity?: number;
 }
 
 /** Why the conversation moved or stayed after the user's message (smart and balance modes). */
@@ -145,6 +148,8 @@ export interface TraceDecision {
   decidedBy: "model" | "expression" | "error" | "none" | string;
   chosen: string | null;
   options: TraceDecisionOption[];
+  /** The model's P(yes) when asked whether the option it picked is true (the embedded model). */
+  check?: number;
   expression?: string;
   edgeId?: string | null;
   expressionErrors?: { edgeId: string; error: string }[];

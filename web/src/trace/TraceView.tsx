@@ -162,6 +162,11 @@ function Decision({ decision: d }: { decision: DecisionRow }) {
           {d.edgeId && <span className="pw-muted"> · edge {d.edgeId}</span>}
         </p>
       )}
+      {d.check !== null && (
+        <p className="pw-muted" title="The model was asked whether the option it picked is true of the user's reply">
+          Checked: {d.check}
+        </p>
+      )}
       {d.error && <p className="pw-error-text">{d.error}</p>}
       {d.expressionErrors.map((e, i) => (
         <p key={i} className="pw-warning-text">
@@ -176,6 +181,11 @@ function Decision({ decision: d }: { decision: DecisionRow }) {
               <th>Option</th>
               <th>Condition</th>
               {d.scored && <th className="pw-score-col">Score</th>}
+              {d.matched && (
+                <th className="pw-score-col" title="How close the user's words were to the condition (cosine)">
+                  Similarity
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -201,6 +211,7 @@ function Decision({ decision: d }: { decision: DecisionRow }) {
                     )}
                   </td>
                 )}
+                {d.matched && <td className="pw-score-col">{o.similarity ?? <span className="pw-muted">–</span>}</td>}
               </tr>
             ))}
           </tbody>

@@ -198,6 +198,30 @@ describe("decisions", () => {
     expect(view.transitions).toEqual([]);
   });
 
+  it("shows the embedded model's similarities and its check of the option it picked", () => {
+    const raw = decided.trace.decisions![0];
+    const view = viewTurn(
+      {
+        ...decided,
+        trace: {
+          ...decided.trace,
+          decisions: [
+            {
+              ...raw,
+              check: 0.734,
+              options: raw.options.map((o, i) => (i === 0 ? o : { ...o, similarity: i === 1 ? 0.612 : -0.05 })),
+            },
+          ],
+        },
+      },
+      nameOf,
+    );
+    const d = view.decisions[0];
+    expect(d).toMatchObject({ matched: true, check: "P(yes) 73%" });
+    expect(d.options.map((o) => o.similarity)).toEqual([null, "0.61", "-0.05"]);
+    expect(viewTurn(decided, nameOf).decisions[0]).toMatchObject({ matched: false, check: null });
+  });
+
   it("shows notices as warnings", () => {
     expect(viewTurn(decided, nameOf).notices).toEqual([
       {

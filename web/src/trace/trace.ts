@@ -37,6 +37,8 @@ export interface DecisionOptionRow {
   score: number | null;
   /** The score as a percentage ("87%"), where known. */
   percent: string | null;
+  /** How close the user's words were to the statement ("0.61"), where known. */
+  similarity: string | null;
   chosen: boolean;
 }
 
@@ -54,6 +56,10 @@ export interface DecisionRow {
   options: DecisionOptionRow[];
   /** Whether any option has a score (the embedded model reports them; others may not). */
   scored: boolean;
+  /** Whether any option has a similarity (the embedded model weighs them in). */
+  matched: boolean;
+  /** The model's own check of its pick, "P(yes) 73%", where it was asked. */
+  check: string | null;
   /** The expression that held (decidedBy "expression"), and its edge. */
   expression: string | null;
   edgeId: string | null;
@@ -147,6 +153,7 @@ export function viewDecision(raw: Partial<TraceDecision>, nameOf: NameOf): Decis
       via: target === null ? null : (VIA[o.via ?? "edge"] ?? o.via ?? "edge"),
       score,
       percent: score === null ? null : formatPercent(score),
+      similarity: typeof o.similarity === "number" && Number.isFinite(o.similarity) ? o.similarity.toFixed(2) : null,
       chosen: picked && target === chosen,
     };
   });
@@ -167,6 +174,8 @@ export function viewDecision(raw: Partial<TraceDecision>, nameOf: NameOf): Decis
     stayed: chosen === null || !picked,
     options,
     scored: options.some((o) => o.score !== null),
+    matched: options.some((o) => o.similarity !== null),
+    check: typeof raw.check === "number" && Number.isFinite(raw.check) ? `P(yes) ${formatPercent(raw.check)}` : null,
     expression: raw.expression ?? null,
     edgeId: raw.edgeId ?? null,
     expressionErrors: raw.expressionErrors ?? [],
