@@ -397,6 +397,17 @@ def test_the_step_can_follow_the_history_so_the_rest_stays_cached() -> None:
         ),
         ("a group of 30", {"party_size": 30}, {"party_size": 30}),
         ("my name is ann", {"customer_name": "Ann Lee"}, {"customer_name": "Ann Lee"}),
+        # Only "the" of the guess was said: words like it ground nothing.
+        (
+            "I'd like to book the ferry to Arran Isle",
+            {"booking_date": "Saturday the 14th, the 9:30 sailing"},
+            {},
+        ),
+        (
+            "Saturday, the 9:30 one",
+            {"booking_date": "Saturday the 9:30 sailing"},
+            {"booking_date": "Saturday the 9:30 sailing"},
+        ),
     ],
 )
 def test_extracted_values_must_be_something_the_user_said(said: str, raw: dict, kept: dict) -> None:

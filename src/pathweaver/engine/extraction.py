@@ -242,5 +242,17 @@ def _grounded(value: Any, heard: set[str], said: str | None) -> bool:
         return True
     if said is not None and value.casefold() in said.casefold():
         return True
-    words = [word[:5] for word in _WORDS.findall(value.casefold()) if len(word) >= 2]
+    words = [
+        word[:5]
+        for word in _WORDS.findall(value.casefold())
+        if len(word) >= 2 and word not in _FUNCTION_WORDS
+    ]
     return not words or any(word in heard for word in words)
+
+
+#: Words that ground nothing: "Saturday the 14th, the 9:30 sailing" is not something a user
+#: said who wrote "I'd like to book the ferry" (the 1.5B model's guess on a first turn).
+_FUNCTION_WORDS = frozenset(
+    "the an and or of to in on at by for from with as is are be it its this that these those "
+    "my me we our us you your he she his her they them their am pm please".split()
+)
