@@ -397,6 +397,8 @@ def test_the_step_can_follow_the_history_so_the_rest_stays_cached() -> None:
         ),
         ("a group of 30", {"party_size": 30}, {"party_size": 30}),
         ("my name is ann", {"customer_name": "Ann Lee"}, {"customer_name": "Ann Lee"}),
+        ("2 adults and 2 kids", {"party_size": 4}, {"party_size": 4}),
+        ("2 adults and 2 kids", {"party_size": 3}, {}),
         # Only "the" of the guess was said: words like it ground nothing.
         (
             "I'd like to book the ferry to Arran Isle",

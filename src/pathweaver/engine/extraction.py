@@ -230,14 +230,21 @@ _NUMBER_WORDS = {
 
 
 def _grounded(value: Any, heard: set[str], said: str | None) -> bool:
-    """Whether the user could have said ``value``: a word of it, its digits, or (for a small
-    number) its English word ("couple" and "both" count for two)."""
+    """Whether the user could have said ``value``: a word of it that is not a function word,
+    its digits, or (for a small number) its English word ("couple" and "both" count for
+    two), or the sum of the small numbers of one message."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         text = (said or "").casefold()
-        if f"{value:g}" in text.replace(",", ""):
+        if f"{value:g}" in text.replace(",", "") or value > 20:
             return True
-        spoken = {_NUMBER_WORDS.get(word) for word in _WORDS.findall(text)}
-        return value in spoken or value > 20
+        # Small numbers the user gave, in digits or words, and their sum in one message:
+        # "2 adults and 2 kids" is 4 passengers, "me, my wife and our three kids" is 5.
+        for line in text.splitlines() or [text]:
+            numbers = [int(n) for n in re.findall(r"\d+", line) if len(n) <= 2]
+            numbers += [_NUMBER_WORDS[w] for w in _WORDS.findall(line) if w in _NUMBER_WORDS]
+            if value in numbers or (len(numbers) >= 2 and value == sum(numbers)):
+                return True
+        return False
     if not isinstance(value, str):
         return True
     if said is not None and value.casefold() in said.casefold():
@@ -253,6 +260,46 @@ def _grounded(value: Any, heard: set[str], said: str | None) -> bool:
 #: Words that ground nothing: "Saturday the 14th, the 9:30 sailing" is not something a user
 #: said who wrote "I'd like to book the ferry" (the 1.5B model's guess on a first turn).
 _FUNCTION_WORDS = frozenset(
-    "the an and or of to in on at by for from with as is are be it its this that these those "
-    "my me we our us you your he she his her they them their am pm please".split()
+    [
+        "the",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "as",
+        "is",
+        "are",
+        "be",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "my",
+        "me",
+        "we",
+        "our",
+        "us",
+        "you",
+        "your",
+        "he",
+        "she",
+        "his",
+        "her",
+        "they",
+        "them",
+        "their",
+        "am",
+        "pm",
+        "please",
+    ]
 )
