@@ -10,7 +10,7 @@ import httpx
 
 from pathweaver.config import Settings
 from pathweaver.knowledge.embeddings import LocalEmbedder
-from pathweaver.llm.scripted import ScriptedModel
+from pathweaver.llm.scripted import Reply, ScriptedModel
 from pathweaver.store.store import Store
 from tests.api_tools.conftest import MAX_DATASET_BYTES, app_client
 from tests.conftest import Project, make_project
@@ -250,3 +250,42 @@ async def test_recall_on_real_documents_with_the_local_model(
     assert scores.recall[1] >= 0.8, scores.line()
     assert scores.recall[3] >= 0.9, scores.line()
     assert scores.recall[5] >= 0.95, scores.line()
+
+
+async def test_search_knowledge_base_enabled_gives_every_node_the_projects_knowledge(
+    settings: Settings, store: Store, model: ScriptedModel, project: Project
+) -> None:
+    """``searchKnowledgeBaseEnabled`` on the agent: a node that names no knowledge base still
+    gets the project's passages for the user's words (and the trace says which); off, it
+    gets none."""
+    async with app_client(settings, store, model, LocalEmbedder()) as api:
+        await _search_everywhere(api, project, model)
+
+
+async def _search_everywhere(api: httpx.AsyncClient, project: Project, model: ScriptedModel) -> None:
+    kb = await create_base(api, project, embeddingModelName="all-minilm-l6-v2")
+    await upload(api, project, kb, "wine.txt", b"The corkage fee is fifteen euros per bottle of wine.")
+    await settled(api, project, kb, 1)
+    url = f"/v1/projects/{project.id}/chat/completions"
+
+    async def turn(session: str) -> dict[str, Any]:
+        model.push(Reply("Fifteen euros."))
+        sent = await api.post(
+            url,
+            headers={**project.auth, "X-Session-ID": session},
+            json={"messages": [{"role": "user", "content": "what is the corkage fee per bottle of wine"}]},
+        )
+        assert sent.status_code == 200, sent.text
+        read = await api.get(f"/v1/projects/{project.id}/sessions/{session}", headers=project.auth)
+        return dict(read.json()["turns"][0]["trace"])
+
+    assert (await turn("off"))["knowledge"] == []
+    saved = await api.patch(
+        f"/v1/projects/{project.id}/agent", headers=project.auth, json={"searchKnowledgeBaseEnabled": True}
+    )
+    assert saved.status_code == 200, saved.text
+    [record] = (await turn("on"))["knowledge"]
+    assert record["knowledgeBaseId"] is None and record["knowledgeBaseIds"] == [kb]
+    assert len(record["chunks"]) == 1 and "error" not in record
+    reply_prompt = model.calls[-1].messages  # type: ignore[union-attr]
+    assert any("corkage fee is fifteen euros" in (m.content or "") for m in reply_prompt)

@@ -106,15 +106,17 @@ class TurnInput:
     #: Server-side tools: the port that runs them, and the project's tool configs by id.
     tools: ToolPort | None = None
     tool_configs: Mapping[str, RestfulTool | McpTool] = field(default_factory=dict)
-    #: Retrieval for nodes with a ``knowledgeBaseId``.
+    #: Retrieval for nodes with a ``knowledgeBaseId`` (and every node, over all the
+    #: project's bases, when the agent sets ``searchKnowledgeBaseEnabled``).
     knowledge: Retriever | None = None
     #: Whether the caller relays the reply as it comes (``ChatRequest.stream``).
     stream: bool = True
 
 
 class Retriever(Protocol):
-    async def retrieve(self, project_id: str, kb_id: str, query: str, *, top_k: int = 3) -> Retrieval:
-        """Passages for a node's turn; never raises (a failure is an empty retrieval with an error record)."""
+    async def retrieve(self, project_id: str, kb_id: str | None, query: str, *, top_k: int = 3) -> Retrieval:
+        """Passages for a node's turn, from one base or (``kb_id`` None) all the project's;
+        never raises (a failure is an empty retrieval with an error record)."""
         ...
 
 
@@ -739,16 +741,20 @@ async def _apply_extraction(
 
 
 async def _retrieve(turn: TurnInput, node: Node, cache: dict[str, Retrieval]) -> Retrieval | None:
-    """Knowledge for ``node`` (once per node and turn), searched with the user's last words."""
-    kb_id = node.data.knowledge_base_id
-    if not kb_id or turn.knowledge is None:
+    """Knowledge for ``node`` (once per base and turn), searched with the user's last words:
+    the node's base, else, when the agent sets ``searchKnowledgeBaseEnabled``, all the
+    project's bases (searched before every reply, not left to the model as a tool: the
+    embedded model rarely calls a tool it is not told to)."""
+    kb_id = node.data.knowledge_base_id or None
+    if turn.knowledge is None or (kb_id is None and not turn.agent.search_knowledge_base_enabled):
         return None
-    if kb_id not in cache:
+    key = kb_id or "*"
+    if key not in cache:
         query = next((m.content for m in reversed(turn.incoming) if m.role == "user" and m.content), "")
         if not query:
             return None
-        cache[kb_id] = await turn.knowledge.retrieve(turn.session.project_id, kb_id, query)
-    return cache[kb_id]
+        cache[key] = await turn.knowledge.retrieve(turn.session.project_id, kb_id, query)
+    return cache[key]
 
 
 async def _offer(turn: TurnInput, node: Node, cache: dict[str, Offer]) -> Offer | None:

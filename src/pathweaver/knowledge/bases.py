@@ -209,19 +209,31 @@ class Knowledge:
     async def retrieve(
         self,
         project_id: str,
-        kb_id: str,
+        kb_id: str | None,
         query: str,
         *,
         top_k: int = 3,
         threshold: float = NODE_THRESHOLD,
     ) -> Retrieval:
         """Passages for a node's turn. Never raises: a missing base or a failing embedder
-        gives no passages and an ``error`` in the record (the turn goes on without them)."""
+        gives no passages and an ``error`` in the record (the turn goes on without them).
+
+        ``kb_id`` None searches every knowledge base of the project (an agent with
+        ``searchKnowledgeBaseEnabled``, at a node that names none): the best ``top_k``
+        passages of all of them, by score.
+        """
         began = time.perf_counter()
         record: dict[str, Any] = {"knowledgeBaseId": kb_id, "query": query[:500]}
         try:
-            base = await self.store.get_base(project_id, kb_id)
-            passages = await self.search(base, query, top_k=top_k, threshold=threshold)
+            if kb_id is None:
+                bases = await self.store.list_bases(project_id)
+                record["knowledgeBaseIds"] = [base.id for base in bases]
+            else:
+                bases = [await self.store.get_base(project_id, kb_id)]
+            passages: list[Passage] = []
+            for base in bases:
+                passages += await self.search(base, query, top_k=top_k, threshold=threshold)
+            passages = sorted(passages, key=lambda p: -p.score)[:top_k]
         except (NotFound, EmbeddingError) as exc:
             record.update(error=exc.message, chunks=[], latencyMs=_ms(began))
             return Retrieval((), record)
