@@ -277,3 +277,39 @@ async def test_a_valid_key_of_another_project_is_403_not_a_sign_out(client, stor
     assert f"project '{project.id}'" in error["message"] and other.key[:7] in error["message"]
     unknown = await client.get(url(project, "/agent"), headers={"Authorization": "Bearer sk_" + "a" * 43})
     assert unknown.status_code == 401  # an unknown key is still a sign-out
+
+
+async def test_a_save_warns_of_names_that_lead_nowhere_and_keeps_the_save(client, project: Project) -> None:
+    """A post-session key the agent does not declare, a node's knowledge base that does not
+    exist: each is stored (another save may catch up) and named in a warning."""
+    agent = await client.patch(
+        url(project, "/agent"),
+        headers=project.auth,
+        json={
+            "variableConfigs": [{"key": "customer_name", "type": "string"}],
+            "postSessionVariableKeys": ["customer_name", "custmer_phone"],
+        },
+    )
+    assert agent.status_code == 200, agent.text
+    [warning] = agent.json()["warnings"]
+    assert warning["field"] == "postSessionVariableKeys[1]" and '"custmer_phone"' in warning["message"]
+    assert agent.json()["data"]["postSessionVariableKeys"] == ["customer_name", "custmer_phone"]
+
+    document = {
+        "nodes": [
+            {
+                "id": "start",
+                "type": "start",
+                "data": {"type": "start", "title": "Start", "prompt": "Hi", "knowledgeBaseId": "kb_gone"},
+            },
+            {"id": "end", "type": "end", "data": {"type": "end", "title": "End", "prompt": "Bye"}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "end", "data": {"condition": "The user is done"}}
+        ],
+    }
+    saved = await client.put(url(project, "/pathway"), headers=project.auth, json=document)
+    assert saved.status_code == 200, saved.text
+    warnings = [w for w in saved.json()["data"]["warnings"] if w["code"] == "unknown_knowledge_base"]
+    assert [(w["nodeId"], w["field"]) for w in warnings] == [("start", "nodes[0].data.knowledgeBaseId")]
+    assert '"kb_gone"' in warnings[0]["message"]

@@ -517,6 +517,40 @@ def unknown_tools(pathway: Pathway, tool_ids: Collection[str]) -> list[Issue]:
     return issues
 
 
+def unknown_knowledge_bases(pathway: Pathway, kb_ids: Collection[str]) -> list[Issue]:
+    """Each node ``knowledgeBaseId`` that is not a knowledge base of the project (never
+    created, or deleted since): a warning when a pathway is saved, as the turn then runs
+    without knowledge (its trace records the missing base)."""
+    issues = []
+    for index, node in enumerate(pathway.nodes):
+        kb_id = node.data.knowledge_base_id
+        if not kb_id or kb_id in kb_ids:
+            continue
+        message = (
+            f'{node.data.type} node "{node.id}": knowledgeBaseId "{kb_id}"{_did_you_mean(kb_id, kb_ids)} '
+        )
+        message += "is not a knowledge base of this project, so the node answers without knowledge; "
+        message += "create the knowledge base (POST /knowledgebases) or clear the field"
+        field_ = f"nodes[{index}].data.knowledgeBaseId"
+        issues.append(Issue("unknown_knowledge_base", message, node_id=node.id, field=field_))
+    return issues
+
+
+def unknown_post_session_keys(agent: AgentConfig) -> list[Issue]:
+    """Each ``postSessionVariableKeys`` entry the agent's ``variableConfigs`` does not declare:
+    the end-of-session extraction skips it (a warning when the agent is saved)."""
+    declared = {variable.key for variable in agent.variable_configs or ()}
+    issues = []
+    for index, key in enumerate(agent.post_session_variable_keys or ()):
+        if key in declared:
+            continue
+        message = f'postSessionVariableKeys has "{key}"{_did_you_mean(key, declared)}, which is not in the '
+        message += "agent's variableConfigs, so it is never extracted at the end of a session; define it "
+        message += "in variableConfigs or remove it"
+        issues.append(Issue("unknown_variable_key", message, field=f"postSessionVariableKeys[{index}]"))
+    return issues
+
+
 def unknown_variable_keys(pathway: Pathway, agent: AgentConfig) -> list[Issue]:
     """Each ``variableKeys`` entry that is not a key of the agent's ``variableConfigs``
     (a warning: the engine extracts only declared keys, so the node runs without it)."""

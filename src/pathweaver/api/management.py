@@ -28,6 +28,8 @@ from pathweaver.agent.validation import (
     Report,
     ensure_valid,
     parse_pathway,
+    unknown_knowledge_bases,
+    unknown_post_session_keys,
     unknown_tools,
     unknown_variable_keys,
 )
@@ -309,7 +311,11 @@ async def update_agent(request: Request, projectId: str, caller: CallerDep, body
 
     saved = await store.projects.update_agent(projectId, change)
     answer: dict[str, Any] = {"data": agent_json(saved)}
-    warnings = [*undeclared, *model_warnings(request, None, saved.config)]
+    warnings = [
+        *undeclared,
+        *unknown_post_session_keys(saved.config),
+        *model_warnings(request, None, saved.config),
+    ]
     if warnings:
         answer["warnings"] = [issue.to_json() for issue in warnings]
     return answer
@@ -398,6 +404,7 @@ async def _change(
     """
     reports: list[Report] = []
     tool_ids = await _store(request).tools.tool_ids(project_id)
+    kb_ids = {base.id for base in await _store(request).knowledge.list_bases(project_id)}
 
     def checked(pathway: Pathway, agent: AgentConfig) -> tuple[Pathway, Any]:
         new, result = change(pathway)
@@ -409,6 +416,7 @@ async def _change(
         report = ensure_valid(new, agent)
         report.warnings.extend(model_warnings(request, new, None))
         report.warnings.extend(unknown_tools(new, tool_ids))
+        report.warnings.extend(unknown_knowledge_bases(new, kb_ids))
         reports.append(report)
         return new, result
 
