@@ -303,3 +303,18 @@ class AgentPlaceholders(_Part):
         if isinstance(value, dict) and len(value) > MAX_OPTIONS:
             raise ValueError(f"has {len(value)} languages; at most {MAX_OPTIONS}")
         return value
+
+    def for_language(self, language: str | None = None) -> list[str]:
+        """The filler lines for ``language``, else the default language's, else the first
+        language's (lines written without languages are for every language)."""
+        by_language: dict[str, Any]
+        if isinstance(self.messages, list):
+            return list(self.messages)
+        by_language = (
+            dict(self.messages) if isinstance(self.messages, dict) else dict(self.__pydantic_extra__ or {})
+        )
+        for key in (language, self.default_language, *by_language):
+            if key and key in by_language:
+                found = by_language[key]
+                return [found] if isinstance(found, str) else list(found)
+        return []

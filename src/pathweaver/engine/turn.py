@@ -778,9 +778,12 @@ async def _offer(turn: TurnInput, node: Node, cache: dict[str, Offer]) -> Offer 
 
 
 def _placeholder(offered: OfferedTool | None, agent: AgentConfig) -> str:
-    """The tool's filler line (in the agent's language when given), streamed while it runs."""
+    """The filler line streamed while a server-side tool runs: the tool's own, else the
+    agent's ``placeholderMessages`` (in the agent's language when given)."""
     messages = offered.placeholder_messages() if offered is not None else None
     phrases = messages.for_language(agent.language) if messages is not None else []
+    if not phrases and agent.placeholder_messages is not None:
+        phrases = agent.placeholder_messages.for_language(agent.language)
     return f"{phrases[0]} " if phrases else ""
 
 
