@@ -30,6 +30,7 @@ import anyio
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.pathway import Pathway
 from pathweaver.config import Settings
+from pathweaver.engine import before_start
 from pathweaver.engine.events import TurnDone, TurnEvent
 from pathweaver.engine.history import reconcile
 from pathweaver.engine.state import SessionState, StoredMessage, TurnOutcome, TurnRecord
@@ -264,7 +265,13 @@ class Conversations:
             agent = await self.agent(project_id, agent_stamp)
             pathway = await self.pathway(project_id, session.pathway_version)
             started = utcnow()
-            tool_ids = pathway.tool_names
+            tool_ids = list(pathway.tool_names)
+            if before_start.due(agent, session.turn_count):
+                assert agent.before_start_config is not None
+                templates = agent.before_start_config.tool_templates
+                tool_ids += [t.tool_id for t in templates if t.tool_id]
+                if any(not t.tool_id for t in templates):  # named only: any tool of the project
+                    tool_ids += [stored.tool.id for stored in await self.store.tools.list_tools(project_id)]
             configs = (
                 await self.store.tools.tools_by_id(project_id, tool_ids)
                 if self.tools is not None and tool_ids

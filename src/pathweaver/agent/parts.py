@@ -272,7 +272,7 @@ class ToolTemplate(_Part):
 
 
 class BeforeStartConfig(_Part):
-    """What runs before a session's first turn (stored; not run by this version)."""
+    """What runs before a session's first turn (:mod:`pathweaver.engine.before_start`)."""
 
     enabled: StrictBool = False
     mode: StrictStr | None = Field(default=None, max_length=64)

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 
 from pathweaver.agent.config import AgentConfig, ExecutionMode, VariableConfig
 from pathweaver.agent.pathway import Node, Pathway
-from pathweaver.engine import extraction, prompt, routing
+from pathweaver.engine import before_start, extraction, prompt, routing
 from pathweaver.engine.events import (
     DecisionMade,
     KnowledgeRetrieved,
@@ -314,6 +314,13 @@ async def run_turn(
         return extraction.keys_to_extract(agent, pathway, [*visited, *ahead])
 
     extracted = dict(session.extracted)
+    if before_start.due(agent, session.turn_count):
+        seeded = await before_start.run(
+            agent, turn.tools, turn.tool_configs, session.variables, extracted, node.id
+        )
+        for seeded_event in seeded:
+            trace.record(seeded_event)
+            yield seeded_event
 
     def extraction_request(keys: Sequence[VariableConfig]) -> StructuredRequest:
         """The transcript form: asked after the conversation's own prompt, the 1.5B model

@@ -316,7 +316,12 @@ def _result(
             {**record, "status": "error", "error": f"HTTP {response.status}"},
         )
     return ToolResult(
-        call_id, name, delimit(name, text, max_chars=max_chars), False, {**record, "status": "ok"}
+        call_id,
+        name,
+        delimit(name, text, max_chars=max_chars),
+        False,
+        {**record, "status": "ok"},
+        output=text,
     )
 
 

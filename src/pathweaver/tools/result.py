@@ -37,6 +37,9 @@ class ToolResult:
     record: dict[str, Any] = field(default_factory=dict)
     """For the trace (JSON-ready; never holds header values or other secrets)."""
     action: SessionAction | None = None
+    output: str | None = None
+    """What the service answered, as text (a successful call; ``beforeStartConfig`` reads
+    values from it). Never shown to the model as such: ``content`` is."""
 
 
 def delimit(name: str, text: str, *, status: str = "ok", max_chars: int = DEFAULT_MAX_RESULT_CHARS) -> str:

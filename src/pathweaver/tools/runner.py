@@ -220,6 +220,7 @@ class ToolRunner:
             content,
             outcome.is_error,
             {**record, "sent": True, "status": status, "chars": len(outcome.text)},
+            output=None if outcome.is_error else outcome.text,
         )
 
 

@@ -62,5 +62,10 @@ class ScriptedTools:
         answer = self.answers.get(call.name, "")
         text = answer(json.loads(call.arguments or "{}")) if callable(answer) else answer
         return ToolResult(
-            call.id, call.name, delimit(call.name, text), False, {"name": call.name, "status": "ok"}
+            call.id,
+            call.name,
+            delimit(call.name, text),
+            False,
+            {"name": call.name, "status": "ok"},
+            output=text,
         )
