@@ -11,6 +11,7 @@ import pytest
 from pathweaver.agent.config import AgentConfig
 from pathweaver.agent.expressions import ExpressionError, parse
 from pathweaver.agent.validation import validate_pathway
+from pathweaver.engine import routing
 from pathweaver.engine.events import DecisionMade, ReplyDelta, TurnDone
 from pathweaver.engine.prompt import TRANSITION_TOOL
 from pathweaver.engine.turn import TurnInput, effective_mode, run_turn
@@ -475,3 +476,91 @@ def test_a_pick_moves_only_when_the_models_own_check_clears_the_bar_for_its_kind
     option, why = routing.chosen(StructuredResult({"choice": 2}, check=check), options)
     assert why is None
     assert option == (picked if moves else None)
+
+
+# A filled step: the node asked for its values, an edge says the user has given them -------
+
+FORM = pathway(
+    [
+        node("start", "start"),
+        node("ask_name", variableKeys=["customer_name", "phone"]),
+        node("ask_size"),
+        node("bye", "end"),
+    ],
+    [
+        edge("start", "ask_name", "The user wants to book a table"),
+        edge("ask_name", "ask_size", "The user has given their name and phone number"),
+        edge("ask_name", "bye", "The user wants to stop"),
+    ],
+)
+FORM_AGENT = AgentConfig.model_validate(
+    {
+        "executionMode": "smart",
+        "variableConfigs": [{"key": "customer_name", "type": "string"}, {"key": "phone", "type": "string"}],
+    }
+)
+
+
+class WordMatcher:
+    """Close when the statement speaks of giving something, far otherwise."""
+
+    def similarities(self, said: str, statements):
+        return tuple(0.9 if "given" in s and "given" in said else 0.1 for s in statements)
+
+
+def extracts(values: dict[str, Any]):
+    def answer(request: StructuredRequest) -> dict[str, Any]:
+        assert request.purpose == "extract"
+        return values
+
+    return answer
+
+
+async def test_a_node_whose_values_are_all_given_takes_its_way_forward_without_a_choice() -> None:
+    model = ScriptedModel(
+        [Reply("How many people?")],
+        structured_answers=[extracts({"customer_name": "Dana", "phone": "555-0134"})],
+    )
+    model.matcher = WordMatcher()  # type: ignore[attr-defined]  # as the embedded model has
+    outcome, _ = await run(FORM, session("ask_name"), "Dana, 555-0134", model, agent=FORM_AGENT)
+    assert outcome.node_after == "ask_size"
+    assert [c.purpose for c in model.calls] == ["extract", "reply"]  # no routing choice asked
+    [decision] = outcome.trace["decisions"]
+    assert decision["decidedBy"] == "filled" and decision["chosen"] == "ask_size"
+    assert decision["expression"] == "customer_name is set and phone is set"
+
+
+async def test_a_step_still_missing_a_value_is_left_to_the_models_choice() -> None:
+    model = ScriptedModel(
+        [Reply("And your phone?")],
+        structured_answers=[extracts({"customer_name": "Dana"}), choose(None)],
+    )
+    model.matcher = WordMatcher()  # type: ignore[attr-defined]
+    outcome, _ = await run(FORM, session("ask_name"), "It's Dana", model, agent=FORM_AGENT)
+    assert outcome.node_after == "ask_name"
+    assert [c.purpose for c in model.calls] == ["extract", "decide", "reply"]
+
+
+async def test_without_a_matcher_the_model_decides_as_before() -> None:
+    model = ScriptedModel(
+        [Reply("How many people?")],
+        structured_answers=[choose("The user has given"), extracts({"customer_name": "Dana", "phone": "1"})],
+    )
+    outcome, _ = await run(FORM, session("ask_name"), "Dana, 1", model, agent=FORM_AGENT)
+    assert outcome.node_after == "ask_size"
+    assert outcome.trace["decisions"][0]["decidedBy"] == "model"
+
+
+def test_a_filled_candidate_must_stand_out_among_the_nodes_edges() -> None:
+    edges = [
+        routing.Option("a", "x", "edge"),
+        routing.Option("b", "y", "edge"),
+        routing.Option("h", "z", "global"),
+    ]
+    assert routing.filled_candidate(edges, (0.8, 0.3)) == edges[0]
+    assert routing.filled_candidate(edges, (0.72, 0.64)) is None  # both speak of the value
+    assert routing.filled_candidate(edges, (0.5, 0.1)) is None  # neither says it was given
+    assert routing.filled_candidate(edges[:1], (0.65,)) == edges[0]
+    assert (
+        routing.filled_statement(FORM.node("ask_name")) == "The user has given their customer name and phone"
+    )

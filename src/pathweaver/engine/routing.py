@@ -88,6 +88,49 @@ def model_options(pathway: Pathway, node: Node) -> list[Option]:
     return [Option(target, " or ".join(parts), via[target]) for target, parts in statements.items()]
 
 
+#: A "filled step" (below): how close an edge's condition must be to "the user has given
+#: their <the node's variables>", and how much closer than the node's next closest edge.
+FILLED_SIMILARITY = 0.6
+FILLED_MARGIN = 0.15
+
+
+def filled_statement(node: Node) -> str | None:
+    """ "The user has given their patient name and email": what the condition of a node's
+    way forward says when the node asks for its variables (None without variables)."""
+    words = [key.replace("_", " ").replace("-", " ") for key in node.data.variable_keys]
+    if not words:
+        return None
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f"The user has given their {listed}"
+
+
+def filled_candidate(options: Sequence[Option], similarities: Sequence[float] | None) -> Option | None:
+    """The edge whose condition is the node's :func:`filled_statement` in other words, if
+    one clearly is: at least :data:`FILLED_SIMILARITY`, and :data:`FILLED_MARGIN` above every
+    other edge ("The user has given their name and email" at the node asking for both; not
+    at a node whose edges all speak of its one value, as "accepts the slot" and "refuses
+    the slot" both do). ``similarities`` are the edge options', in order."""
+    edges = [option for option in options if option.via == "edge"]
+    if similarities is None or len(similarities) != len(edges) or not edges:
+        return None
+    ranked = sorted(zip(similarities, range(len(edges)), strict=True), reverse=True)
+    best, index = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else -1.0
+    if best >= FILLED_SIMILARITY and best - runner_up >= FILLED_MARGIN:
+        return edges[index]
+    return None
+
+
+def filled_now(node: Node, before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether every variable of ``node`` has a value now and one of them got it this turn."""
+    keys = node.data.variable_keys
+    return (
+        bool(keys)
+        and all(after.get(key) is not None for key in keys)
+        and any(before.get(key) != after.get(key) for key in keys)
+    )
+
+
 def reachable(pathway: Pathway, node: Node) -> list[str]:
     """The nodes one move away from ``node`` (edges of both kinds, global nodes, through gotos).
 

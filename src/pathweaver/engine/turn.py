@@ -83,6 +83,7 @@ from pathweaver.llm.base import (
     ToolCallDelta,
     ToolSpec,
     Usage,
+    matcher_of,
     serial,
     step_last,
 )
@@ -435,6 +436,28 @@ async def run_turn(
                     yield decided
                 target = held.target
             options = routing.model_options(pathway, node) if target is None else []
+            filled = await _filled_candidate(node, options, node_model)
+            if filled is not None:
+                # The node asked for its values and an edge says "the user has given them":
+                # once they are all in, that edge is taken without the model's choice.
+                for applied_event in await extract.apply(extracted, trace):
+                    yield applied_event
+                if routing.filled_now(node, session.extracted, extracted):
+                    edge = next(
+                        e
+                        for e in pathway.edges_from(node.id)
+                        if e.target == filled.target and e.expression is None
+                    )
+                    decided = DecisionMade(
+                        node.id,
+                        "filled",
+                        filled.target,
+                        expression=" and ".join(f"{key} is set" for key in node.data.variable_keys),
+                        edge_id=edge.id,
+                    )
+                    trace.record(decided)
+                    yield decided
+                    target, options = filled.target, []
             if options:
                 prepared, found = await prepare(node, with_transition=False)
                 for found_event in found:
@@ -653,6 +676,21 @@ async def run_turn(
         trace=trace.to_json(node_after=node.id, ended=ended, client_tool_calls=client_json),
     )
     yield TurnDone(outcome)
+
+
+async def _filled_candidate(
+    node: Node, options: Sequence[routing.Option], model: Model
+) -> routing.Option | None:
+    """The edge a filled step would take (:func:`pathweaver.engine.routing.filled_candidate`),
+    for a model that weighs its choices with a sentence matcher (the embedded model): where
+    the model reads conditions well, it decides."""
+    matcher = matcher_of(model)
+    statement = routing.filled_statement(node) if matcher is not None else None
+    edges = [option.statement for option in options if option.via == "edge"]
+    if statement is None or not edges:
+        return None
+    similarities = await asyncio.to_thread(matcher.similarities, statement, edges)
+    return routing.filled_candidate(options, similarities)
 
 
 def _held(node: Node, held: routing.ExpressionResult) -> DecisionMade:

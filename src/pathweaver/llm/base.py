@@ -184,6 +184,19 @@ def step_last(model: object) -> bool:
     return False
 
 
+def matcher_of(model: object) -> Any:
+    """The sentence matcher a model weighs its routing choices with (the embedded model's,
+    :mod:`pathweaver.llm.similarity`), through wrappers; None for the others."""
+    seen = 0
+    while model is not None and seen < 8:
+        found = getattr(model, "matcher", None)
+        if found is not None:
+            return found
+        model = getattr(model, "inner", None)
+        seen += 1
+    return None
+
+
 def serial(model: object) -> bool:
     """Whether ``model`` runs one call at a time (the embedded model), through wrappers.
 

@@ -222,6 +222,23 @@ describe("decisions", () => {
     expect(viewTurn(decided, nameOf).decisions[0]).toMatchObject({ matched: false, check: null });
   });
 
+  it("names a step left because all its values were given", () => {
+    const raw = decided.trace.decisions![0];
+    const filled = {
+      ...decided,
+      trace: {
+        ...decided.trace,
+        decisions: [{ ...raw, decidedBy: "filled", options: [], expression: "customer_name is set", edgeId: "e1" }],
+      },
+    };
+    const d = viewTurn(filled, nameOf).decisions[0];
+    expect(d).toMatchObject({
+      by: "Every value of the step was given",
+      outcome: "Moved to Ask for the name",
+      expression: "customer_name is set",
+    });
+  });
+
   it("shows notices as warnings", () => {
     expect(viewTurn(decided, nameOf).notices).toEqual([
       {

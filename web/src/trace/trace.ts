@@ -120,6 +120,7 @@ const VIA: Record<string, string> = { edge: "edge", global: "global jump", goto:
 const DECIDED_BY: Record<string, string> = {
   model: "The model",
   expression: "An expression",
+  filled: "Every value of the step was given",
   error: "The decision failed",
   none: "No option applied",
 };
@@ -142,7 +143,7 @@ export function viewDecision(raw: Partial<TraceDecision>, nameOf: NameOf): Decis
   const chosen = raw.chosen ?? null;
   const nodeId = raw.nodeId ?? "";
   // An error or "none" chose nothing; the model choosing "stay" chose the first option.
-  const picked = decidedBy === "model" || decidedBy === "expression";
+  const picked = decidedBy === "model" || decidedBy === "expression" || decidedBy === "filled";
   const options = (raw.options ?? []).map((o): DecisionOptionRow => {
     const target = o.target ?? null;
     const score = typeof o.score === "number" && Number.isFinite(o.score) ? o.score : null;
