@@ -460,6 +460,8 @@ def test_a_whole_earlier_message_copied_into_a_field_is_not_a_value() -> None:
         ("edge", 0.45, False),
         ("global", 0.61, False),  # small talk jumped to the demo's global node at 0.61
         ("global", 0.73, True),  # "Can I speak to the manager please?"
+        ("end", 0.67, False),  # "I need to move my appointment" to "book or cancel, not move"
+        ("end", 0.81, True),  # "no thanks, bye"
     ],
 )
 def test_a_pick_moves_only_when_the_models_own_check_clears_the_bar_for_its_kind(
@@ -470,7 +472,7 @@ def test_a_pick_moves_only_when_the_models_own_check_clears_the_bar_for_its_kind
 
     options = [
         routing.Option("ask_size", "The user gave their name", "edge"),
-        routing.Option("human", "x", via),
+        routing.Option("human", "x", "edge" if via == "end" else via, ends=via == "end"),
     ]
     picked = options[1]
     option, why = routing.chosen(StructuredResult({"choice": 2}, check=check), options)
@@ -564,3 +566,8 @@ def test_a_filled_candidate_must_stand_out_among_the_nodes_edges() -> None:
     assert (
         routing.filled_statement(FORM.node("ask_name")) == "The user has given their customer name and phone"
     )
+
+
+def test_options_into_an_end_node_are_marked_for_the_stricter_bar() -> None:
+    offered = routing.model_options(BOOKING, BOOKING.node("ask_size"))
+    assert [(o.target, o.via, o.ends) for o in offered] == [("bye", "edge", True), ("human", "global", False)]

@@ -43,7 +43,10 @@ NONE_OPTION = "None of them"
 #: conversation and often ends it ("talk to a person", then a callback), while staying
 #: costs one reply the user answers again. On the embedded 1.5B model, small talk jumped to
 #: the demo's global node with P(yes) 0.61 (twice), a real request for a manager scored 0.73.
-CHECK_BAR = {"edge": 0.5, "global": 0.7}
+#: An edge into an end node has the stricter bar too: a wrong move there ends the session
+#: ("Hi, I need to move my appointment" went to "wants to book or cancel, not move" at 0.67
+#: and the conversation was over), while "no thanks, bye" and "yes perfect" scored 0.8 to 0.9.
+CHECK_BAR = {"edge": 0.5, "global": 0.7, "end": 0.7}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class Option:
     target: str
     statement: str
     via: str  # "edge" or "global"
+    ends: bool = False  # the target is an end node
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,10 @@ def model_options(pathway: Pathway, node: Node) -> list[Option]:
                 reason = glob.data.global_node_reason or glob.data.display_title or glob.id
                 statements[glob.id] = [reason]
                 via[glob.id] = "global"
-    return [Option(target, " or ".join(parts), via[target]) for target, parts in statements.items()]
+    return [
+        Option(target, " or ".join(parts), via[target], pathway.node_by_id[target].data.type == "end")
+        for target, parts in statements.items()
+    ]
 
 
 #: A "filled step" (below): how close an edge's condition must be to "the user has given
@@ -253,7 +260,8 @@ def chosen(result: StructuredResult, options: Sequence[Option]) -> tuple[Option 
         return None, None
     if 1 <= number <= len(options):
         option = options[number - 1]
-        if result.check is not None and result.check < CHECK_BAR[option.via]:
+        bar = max(CHECK_BAR[option.via], CHECK_BAR["end"] if option.ends else 0.0)
+        if result.check is not None and result.check < bar:
             return None, None  # the model does not hold its pick true enough: stay
         return option, None
     return None, f"the answer {number} is not one of the options 0 to {len(options)}"
