@@ -169,32 +169,31 @@ class StructuredResult:
     similarities: tuple[float, ...] | None = None
 
 
-def step_last(model: object) -> bool:
-    """Whether ``model`` wants the current step's instructions after the history (through
-    wrappers): the embedded model, whose cache then keeps the rest of the prompt between
-    calls (:func:`pathweaver.engine.prompt.context`). HTTP upstreams get one leading system
-    message, which every chat template accepts."""
+def _through_wrappers(model: object, attribute: str) -> Any:
+    """The first value of ``attribute`` that is not None on ``model`` or the models it wraps
+    (``inner``, at most 8 deep); None if none has it."""
     seen = 0
     while model is not None and seen < 8:
-        found = getattr(model, "prompt_step_last", None)
-        if found is not None:
-            return bool(found)
-        model = getattr(model, "inner", None)
-        seen += 1
-    return False
-
-
-def matcher_of(model: object) -> Any:
-    """The sentence matcher a model weighs its routing choices with (the embedded model's,
-    :mod:`pathweaver.llm.similarity`), through wrappers; None for the others."""
-    seen = 0
-    while model is not None and seen < 8:
-        found = getattr(model, "matcher", None)
+        found = getattr(model, attribute, None)
         if found is not None:
             return found
         model = getattr(model, "inner", None)
         seen += 1
     return None
+
+
+def step_last(model: object) -> bool:
+    """Whether ``model`` wants the current step's instructions after the history (through
+    wrappers): the embedded model, whose cache then keeps the rest of the prompt between
+    calls (:func:`pathweaver.engine.prompt.context`). HTTP upstreams get one leading system
+    message, which every chat template accepts."""
+    return bool(_through_wrappers(model, "prompt_step_last"))
+
+
+def matcher_of(model: object) -> Any:
+    """The sentence matcher a model weighs its routing choices with (the embedded model's,
+    :mod:`pathweaver.llm.similarity`), through wrappers; None for the others."""
+    return _through_wrappers(model, "matcher")
 
 
 def serial(model: object) -> bool:
@@ -203,13 +202,7 @@ def serial(model: object) -> bool:
     Such a model gains nothing from calls started together: the engine then orders its
     calls so that the reply waits for as few of them as possible.
     """
-    seen = 0
-    while model is not None and seen < 8:
-        if getattr(model, "serial_calls", False):
-            return True
-        model = getattr(model, "inner", None)
-        seen += 1
-    return False
+    return bool(_through_wrappers(model, "serial_calls"))
 
 
 @runtime_checkable
