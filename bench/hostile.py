@@ -246,7 +246,8 @@ def report(found: dict[str, Any], log: Path) -> tuple[str, bool]:
     lines += [
         "",
         f"server loop lag (/healthz): max {lag.get('maxMs')} ms, p99 (last minute) {lag.get('p99Ms')} ms, "
-        f"stalls over {lag.get('thresholdMs')} ms: {lag.get('stalls')}",
+        f"stalls over {lag.get('thresholdMs')} ms: {lag.get('stalls')}; longest garbage collection "
+        f"{lag.get('gcWorstMs')} ms; full collections {found['health'].get('fullCollections')}",
         f"loop-lag WARNING lines in the server log: {len(warnings)}",
         *[f"  {w[:300]}" for w in warnings[:10]],
         f"goal (no request stalls another for more than {GOAL_MS:.0f} ms): "

@@ -81,7 +81,7 @@ class Conversations:
     ):
         self.store = store
         #: Move a newly cached pathway out of the garbage collector's way (``gc.freeze``),
-        #: as the server does with its start-up heap (``api.app.settle_heap``): a full
+        #: as the server does with its start-up heap (``api.heap.settle_heap``): a full
         #: collection walks every tracked object, and a 10,000-node pathway made each one
         #: take 150 ms, stalling every stream of the worker (benchmark M12). Its objects are
         #: still freed when the cache lets go of them (reference counting).

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +19,7 @@ from fastapi.routing import APIRoute
 
 from pathweaver import __version__
 from pathweaver.api import bodies, errors, openapi, ratelimit
+from pathweaver.api.heap import CountRequests, IdleCollector, settle_heap, share_the_interpreter
 from pathweaver.api.history import history_routers
 from pathweaver.api.interactive import interactive_router
 from pathweaver.api.knowledge import knowledge_router
@@ -56,6 +55,7 @@ def create_app(
     settings = settings or load_settings()
     policy = policy_from_settings(settings)
     lag = LoopLag(settings.loop_lag_warn_ms / 1000) if settings.loop_lag_warn_ms else None
+    collector = IdleCollector()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,14 +95,16 @@ def create_app(
             )
             task = asyncio.create_task(worker.run(), name="pathweaver-lifecycle")
             watching = asyncio.create_task(lag.run(), name="pathweaver-looplag") if lag else None
+            collecting = None
             if own_store:  # this app is the process's server (tests hand it a store)
                 settle_heap()
                 share_the_interpreter()
+                collecting = asyncio.create_task(collector.run(), name="pathweaver-gc")
             try:
                 yield
             finally:
                 await cancel_test_runs(app)
-                for running in (task, watching):
+                for running in (task, watching, collecting):
                     if running is not None:
                         running.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
@@ -147,10 +149,11 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:
-        """Up; with the event loop's lag (``loopLag``, milliseconds) unless the monitor is off."""
+        """Up; with the event loop's lag (``loopLag``, milliseconds) and the full garbage
+        collections run (``fullCollections``, :class:`IdleCollector`) unless the monitor is off."""
         if lag is None:
             return {"status": "ok"}
-        return {"status": "ok", "loopLag": lag.snapshot()}
+        return {"status": "ok", "loopLag": lag.snapshot(), "fullCollections": collector.snapshot()}
 
     app.add_middleware(DirectChat, route=next(r for r in chat.routes if isinstance(r, APIRoute)))
     app.add_middleware(LegacyPathHeaders, sunset=settings.legacy_sunset)
@@ -161,56 +164,13 @@ def create_app(
         uploads=("/datasets", settings.max_dataset_bytes + 16 * 1024),
         read_timeout=settings.body_read_timeout or None,
     )
+    app.add_middleware(CountRequests, collector=collector)
     return app
 
 
 def _metered_and_budgeted(model: Model) -> Model:
     """Every model call is timed for the overhead header and charged to the turn's budget."""
     return MeteredModel(ratelimit.BudgetedModel(model))
-
-
-def settle_heap() -> None:
-    """Keep the objects of start-up (modules, the app, the engines) out of garbage collection.
-
-    Python's full collections walk every tracked object; with FastAPI, SQLAlchemy and
-    pydantic loaded that took over 100 ms, during which every stream on this worker stalled
-    (benchmark M12: a turn that brings 500 messages allocates enough to set one off).
-    ``gc.freeze`` moves what exists now out of their way; what requests allocate is still
-    collected as before.
-
-    Full collections are also made a hundred times rarer than Python's default (the third
-    threshold, counted in collections of the middle generation: 10 -> 1,000; under load,
-    one every few million allocations, tens of seconds). What requests
-    hold while they run is walked by every full collection too: with 1,000 streams open a
-    worker holds about 300,000 such objects, a full collection took 100 to 200 ms, and the
-    default set one off every few seconds while streams came and went (benchmark M6: the
-    p99 gap between chunks was 90 ms over direct's). Those collections freed next to
-    nothing (0 to 200 objects each): a turn's cyclic garbage dies young, in the collections
-    of the younger generations, which are unchanged.
-    """
-    gc.collect()
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 1000)
-
-
-#: How long a thread may hold the interpreter while another waits for it (Python's default
-#: is 5 ms). See :func:`share_the_interpreter`.
-SWITCH_INTERVAL = 0.0005
-
-
-def share_the_interpreter() -> None:
-    """Let the event loop take the interpreter back quickly from worker threads.
-
-    Heavy checks run in threads (lint, the validation of a large pathway, schema checks) so
-    that they never hold the event loop, but a thread running pure Python keeps the GIL
-    until the switch interval runs out; the loop thread, which gives it up at every socket
-    or database call, then waits up to that long each time it wants it back. A request that
-    makes twenty such calls while a lint runs waited 100 ms and more at Python's default of
-    5 ms (``bench/hostile``: 202 ms worst). At 0.5 ms it waits a tenth as long; the thread
-    doing the heavy work is interrupted more often, which costs it next to nothing.
-    """
-    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def app_factory() -> FastAPI:
