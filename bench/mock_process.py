@@ -67,7 +67,9 @@ def _answer_for(schema: dict[str, Any]) -> str:
     for name, prop in (schema.get("properties") or {}).items():
         kinds = prop.get("type")
         kinds = kinds if isinstance(kinds, list) else [kinds]
-        if "number" in kinds:
+        if "integer" in kinds and prop.get("enum"):
+            values[name] = prop["enum"][0]  # a routing decision: "0", none of them (stay)
+        elif "number" in kinds or "integer" in kinds:
             values[name] = 7
         elif prop.get("format") == "email":
             values[name] = "ada@example.com"

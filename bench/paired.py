@@ -11,7 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bench import stats
+from bench import pathways, stats
 from bench.client import Connection
 from bench.harness import Arm, ArmRun, Harness, Sample, differences, expected_content, keep_rounds, send
 from bench.mock_process import marker
@@ -270,6 +270,62 @@ async def streaming(h: Harness, plan: Plan) -> list[Row]:
     ]
     rows += await _tool_fidelity(h, plan)
     return rows
+
+
+async def modes(h: Harness, plan: Plan) -> list[Row]:
+    """M14: a streamed turn that stays, in each execution mode: added TTFT and model calls.
+
+    ``turbo`` replies with the transition tool offered (one call); ``smart`` asks the
+    decision, then replies (two calls, one after the other); ``balance`` starts both at
+    once and streams the reply as soon as the decision says stay, so on a fast decision it
+    should add nothing to the time to first token (issue 19).
+    """
+    content = f"tell me more {marker(plan.stream_chunks, plan.stream_gap)}"
+    arms = [h.direct(), *(h.pathweaver_arm(mode, f"stays_{mode}") for mode in pathways.MODES)]
+    runs = await h.interleave(
+        "M14",
+        arms,
+        rounds=plan.stream_rounds,
+        warmup=min(3, plan.warmup),
+        content=content,
+        stream=True,
+        count_calls=True,
+    )
+    direct = runs["direct"]
+    keep = list(range(len(direct.rounds)))
+    added = {mode: stats.paired(differences(runs[mode], direct, keep, _ttft)) for mode in pathways.MODES}
+    balance_over_turbo = stats.paired(
+        [
+            b - t
+            for b, t in zip(
+                runs["balance"].round_medians(_ttft), runs["turbo"].round_medians(_ttft), strict=True
+            )
+        ]
+    )
+    calls = {mode: runs[mode].calls / max(len(runs[mode].samples), 1) for mode in pathways.MODES}
+    h.recorder.summary(
+        "M14",
+        added_ttft_p50_ms={mode: paired_result.median * 1000 for mode, paired_result in added.items()},
+        balance_minus_turbo_ttft_p50_ms=balance_over_turbo.median * 1000,
+        calls_per_turn=calls,
+    )
+    rows = [
+        Row(
+            "M14",
+            f"added TTFT p50 on a turn that stays: {mode} ({calls[mode]:.2f} model calls per turn)",
+            f"{ms(added[mode].median)} (IQR {ms(added[mode].q1)}-{ms(added[mode].q3)})",
+        )
+        for mode in pathways.MODES
+    ]
+    rows.append(
+        Row(
+            "M14",
+            "TTFT p50 of balance minus turbo, per round, on a turn that stays",
+            f"{ms(balance_over_turbo.median)} (IQR {ms(balance_over_turbo.q1)}-{ms(balance_over_turbo.q3)})",
+            "about 0 (balance adds no time on a stay)",
+        )
+    )
+    return rows + _errors_row("M14", runs)
 
 
 async def _tool_fidelity(h: Harness, plan: Plan) -> list[Row]:

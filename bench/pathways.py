@@ -5,6 +5,7 @@
   the node it moves to: a turn is the routing call, then the reply from the new node;
 * ``extraction``: one node that declares a variable: a turn is the reply plus one
   structured extraction call beside it;
+* ``stays(mode)``: a node with one way on that the turn does not take, in an execution mode;
 * ``graph(n)``: ``n`` nodes, every node with the same out-degree (3), the session staying on
   the start node: CPU per turn should not depend on ``n``.
 """
@@ -18,6 +19,8 @@ from typing import Any
 from bench.mock_process import GO_MARKER
 
 OUT_DEGREE = 3
+#: The execution modes M14 compares on a turn that stays.
+MODES = ("turbo", "balance", "smart")
 #: ``turbo``: the scenarios measure the single-call turn (the reply with the transition tool
 #: offered) against the null relay, as before the decision-first modes; an agent without a
 #: mode would run ``balance`` on the mock upstream (a decision call beside every reply).
@@ -65,6 +68,15 @@ def extraction() -> dict[str, Any]:
     }
     nodes = [_node("start", "start", "Ask for the user's name.", variableKeys=["name"])]
     return _file({"nodes": nodes, "edges": []}, agent)
+
+
+def stays(mode: str) -> dict[str, Any]:
+    """A node with one way on that the mock never takes, in ``mode`` (M14): in ``turbo`` the
+    reply is offered the transition tool and answers in text; in ``smart`` and ``balance``
+    the decision call (the mock answers the first option, "none of them") says stay."""
+    nodes = [_node("start", "start", "Answer the user."), _node("refund", "prompt", "Help with the refund.")]
+    edges = [_edge("start", "refund", "The user asks for a refund")]
+    return _file({"nodes": nodes, "edges": edges}, {**AGENT, "executionMode": mode})
 
 
 def graph(size: int) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from bench.processes import create_project, pathweaver_env, start_pathweaver, st
 from bench.report import Row, markdown, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("M10", "M1", "M2", "M4", "M8", "M9", "M13", "M12", "M7", "M5", "M6")
+SCENARIOS = ("M10", "M1", "M2", "M14", "M4", "M8", "M9", "M13", "M12", "M7", "M5", "M6")
 
 
 def _agent_files(folder: Path, plan: Plan) -> dict[str, Path]:
@@ -42,6 +42,10 @@ def _agent_files(folder: Path, plan: Plan) -> dict[str, Path]:
         "one_node": pathways.write(folder, "one_node", pathways.one_node()),
         "transition": pathways.write(folder, "transition", pathways.transition()),
         "extraction": pathways.write(folder, "extraction", pathways.extraction()),
+        **{
+            f"stays_{mode}": pathways.write(folder, f"stays_{mode}", pathways.stays(mode))
+            for mode in pathways.MODES
+        },
     }
     for size in plan.graph_sizes:
         files[f"graph{size}"] = pathways.write(folder, f"graph{size}", pathways.graph(size))
@@ -83,6 +87,7 @@ async def _scenarios(
         "M10": lambda: paired.calls_per_kind(h, plan),
         "M1": lambda: _first(paired.added_latency(h, plan)),
         "M2": lambda: paired.streaming(h, plan),
+        "M14": lambda: paired.modes(h, plan),
         "M4": lambda: paired.chunk_cost(h, plan),
         "M8": lambda: paired.graph_size(h, plan, imports),
         "M9": lambda: paired.history_length(h, plan, db),
