@@ -57,7 +57,7 @@ async def run(graph, state, text, model, agent=SMART, **fields):
         agent=agent,
         pathway=graph,
         session=state,
-        history=[],
+        history=fields.pop("history", []),
         incoming=[Message(role="user", content=text)],
         now=NOW,
         **fields,
@@ -571,3 +571,43 @@ def test_a_filled_candidate_must_stand_out_among_the_nodes_edges() -> None:
 def test_options_into_an_end_node_are_marked_for_the_stricter_bar() -> None:
     offered = routing.model_options(BOOKING, BOOKING.node("ask_size"))
     assert [(o.target, o.via, o.ends) for o in offered] == [("bye", "edge", True), ("human", "global", False)]
+
+
+@pytest.mark.parametrize("text", ["hi", "Hello!", "Morning", "hey there, how are you?", "Good evening"])
+async def test_a_first_message_that_only_greets_stays_without_asking_the_model(text: str) -> None:
+    model = ScriptedModel(
+        [Reply("Hello! How can I help?")], structured_answers=[choose("The user wants to book")]
+    )
+    outcome, _ = await run(BOOKING, session("start"), text, model)
+    assert outcome.node_after == "start"
+    assert [call.purpose for call in model.calls if isinstance(call, StructuredRequest)] == []
+    decision = outcome.trace["decisions"][0]
+    assert decision["decidedBy"] == "greeting" and decision["chosen"] is None
+    assert [o["target"] for o in decision["options"]] == [None, "ask_size", "human"]  # what was on offer
+
+
+@pytest.mark.parametrize("text", ["hi, I'd like a table for 2", "good", "morning please", "hi 4"])
+async def test_a_message_with_more_than_a_greeting_is_decided_by_the_model(text: str) -> None:
+    model = ScriptedModel([Reply("How many people?")], structured_answers=[choose("The user wants to book")])
+    outcome, _ = await run(BOOKING, session("start"), text, model)
+    assert outcome.node_after == "ask_size"
+
+
+async def test_a_greeting_moves_where_a_condition_speaks_of_greeting_and_later_in_a_conversation() -> None:
+    greets = pathway(
+        [node("start", "start"), node("welcome")],
+        [edge("start", "welcome", "The user greets the assistant")],
+    )
+    model = ScriptedModel([Reply("Welcome!")], structured_answers=[choose("The user greets")])
+    outcome, _ = await run(greets, session("start"), "hello", model)
+    assert outcome.node_after == "welcome"
+    # Not the first message: "morning" may answer "morning or afternoon?".
+    later = ScriptedModel([Reply("How many people?")], structured_answers=[choose("The user wants to book")])
+    outcome, _ = await run(
+        BOOKING,
+        session("start"),
+        "morning",
+        later,
+        history=[Message("user", "Can I come in?"), Message("assistant", "Morning or afternoon?")],
+    )
+    assert outcome.node_after == "ask_size"

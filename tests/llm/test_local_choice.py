@@ -170,3 +170,48 @@ async def test_the_trace_shows_each_options_score_and_similarity_and_the_check()
     ]
     assert all("score" in o for o in decision["options"])
     assert decision["check"] == 0.9
+
+
+@dataclass
+class DigitBackend(ScoringBackend):
+    """Numbers as Qwen's tokenizer splits them: one token per digit, ``<|im_end|>`` its own.
+    ``second``: the logits of the end and of each digit after a first digit."""
+
+    second: dict[int, float] = field(default_factory=dict)
+    seconds_scored: list[list[int]] = field(default_factory=list)
+
+    def tokenize(self, text: str) -> list[int]:
+        if text == "<|im_end|>":
+            return [99]
+        if text.isdigit() and len(text) > 1:
+            return [int(c) for c in text]
+        return super().tokenize(text)
+
+    def score_next(self, prompt: list[int], candidates: Sequence[int], *, slot: str = "main") -> list[float]:
+        if 99 in candidates:  # after a first digit: the end of the answer, or a second digit
+            self.seconds_scored.append([*candidates])
+            return [self.second.get(c, 0.0) for c in candidates]
+        return super().score_next(prompt, candidates, slot=slot)
+
+
+async def test_on_an_eleven_way_hub_the_two_digit_numbers_are_scored_not_decoded() -> None:
+    options = ("None of them", *(f"The user asks about topic {n}" for n in range(1, 12)))
+    logits = [0.0] * 10
+    logits[1] = 3.0  # the model's first digit is "1": the start of 1, 10 and 11
+    backend = DigitBackend(logits=logits, second={99: 0.0, 0: 0.5, 1: 2.5})
+    request = StructuredRequest(
+        messages=(Message("user", "topic eleven please"),),
+        schema={"type": "object", "properties": {"choice": {"type": "integer", "enum": list(range(12))}}},
+        name="route",
+        purpose="decide",
+        options=options,
+        exchange=("What can I help with?", "topic eleven please"),
+    )
+    result = await model(backend, None).structured(request)
+    assert result.value == {"choice": 11}
+    assert result.scores is not None and len(result.scores) == 12
+    assert math.isclose(sum(result.scores), 1.0)
+    assert result.scores[11] > result.scores[10] > result.scores[1] > result.scores[2]
+    assert backend.seconds_scored == [[99, 0, 1]]  # one more token read, for "1" only
+    assert "topic 11" in backend.scored[-1]  # and the pick is checked
+    assert backend.grammars == []  # nothing decoded greedily

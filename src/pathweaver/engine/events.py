@@ -45,9 +45,11 @@ class DecisionMade:
     """Why the conversation moved or stayed after the user's message (smart and balance).
 
     ``decided_by``: ``expression`` (an expression edge held), ``model`` (the model chose
-    among the options), ``error`` (the model's answer or call failed: the session stays),
-    or ``none`` (no option applied). ``options`` are (target, statement, via) in the order
-    offered; ``scores`` the model's probability for "none" then each option, where known;
+    among the options), ``filled`` (every value of the step was given), ``error`` (the
+    model's answer or call failed: the session stays), ``none`` (no option applied), or
+    ``greeting`` (the user's first message only greets: the session stays without a model
+    call, :func:`pathweaver.engine.routing.only_greets`). ``options`` are (target,
+    statement, via) in the order offered; ``scores`` the model's probability for "none" then each option, where known;
     ``similarities`` how close the user's words were to each statement (0 for "none"),
     where the model weighed them in.
     """

@@ -26,6 +26,7 @@ call never moves the session: it is recorded and the turn goes on at the current
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +161,70 @@ def reachable(pathway: Pathway, node: Node) -> list[str]:
             current = pathway.node(current.data.reference_node_id)
             hops += 1
     return list(dict.fromkeys(found))
+
+
+#: Words a first message may hold and still only greet: "hi", "Morning", "hey there, how
+#: are you?". At least one of :data:`_HELLOS` must be among them ("good" alone may be an
+#: answer).
+_HELLOS = frozenset(
+    [
+        "hi",
+        "hii",
+        "hello",
+        "hallo",
+        "helo",
+        "hey",
+        "heya",
+        "hiya",
+        "howdy",
+        "yo",
+        "greetings",
+        "morning",
+        "afternoon",
+        "evening",
+    ]
+)
+_GREETING = _HELLOS | frozenset(
+    [
+        "good",
+        "there",
+        "how",
+        "are",
+        "you",
+        "doing",
+        "today",
+        "it",
+        "s",
+        "going",
+        "everyone",
+        "all",
+        "folks",
+        "team",
+    ]
+)
+_GREETING_STATEMENT = re.compile(r"\b(greet\w*|hello|hi|says? hey|small talk|chit-?chat)\b", re.IGNORECASE)
+
+
+def only_greets(conversation: Sequence[Message]) -> bool:
+    """Whether the user's message is their first and only greets ("hi", "Good morning!").
+
+    No statement about what the user wants can be true of it, yet the embedded 1.5B model's
+    check held such statements true: "hello!" was a request for information (0.71),
+    "Morning" a loan application (0.59), "hi" a billing question (0.63). So a greeting moves
+    nowhere without a model call, unless an option is itself about greeting
+    (:func:`about_greeting`). Later in a conversation "morning" may be an answer ("morning
+    or afternoon?"), so only the first message counts.
+    """
+    said = [m.content for m in conversation if m.role == "user"]
+    if len(said) != 1 or not said[0]:
+        return False
+    words = re.findall(r"[^\W\d_]+|\d+", said[0].casefold())
+    return 0 < len(words) <= 8 and all(w in _GREETING for w in words) and any(w in _HELLOS for w in words)
+
+
+def about_greeting(statement: str) -> bool:
+    """Whether a condition speaks of greeting ("The user says hello"): then a greeting may move."""
+    return _GREETING_STATEMENT.search(statement) is not None
 
 
 def has_expressions(pathway: Pathway, node: Node) -> bool:

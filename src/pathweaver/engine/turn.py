@@ -714,12 +714,18 @@ async def _decide(
     models: Models,
     agent: AgentConfig,
 ) -> list[TurnEvent]:
-    """Ask the model which option holds; the decision, its call and a transition or refusal."""
+    """Ask the model which option holds; the decision, its call and a transition or refusal.
+
+    A first message that only greets stays without asking (:func:`routing.only_greets`)."""
+    described = tuple((o.target, o.statement, o.via) for o in options)
+    if routing.only_greets(conversation) and not any(routing.about_greeting(o.statement) for o in options):
+        greeted = DecisionMade(node.id, "greeting", None, described)
+        trace.record(greeted)
+        return [greeted]
     request = routing.request(
         prepared.request.messages, options, conversation, context_tools=prepared.node_tools
     )
     model = prepared.model
-    described = tuple((o.target, o.statement, o.via) for o in options)
     candidates = tuple((o.target, o.statement) for o in options)
     began = time.perf_counter()
     events: list[TurnEvent] = []

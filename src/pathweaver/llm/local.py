@@ -401,17 +401,20 @@ class LocalModel:
         pick is the highest ``p * exp(similarity * SCALE)``. The 1.5B model almost never
         answers "0" (none of them), so the statement picked is then put to it as a
         yes-or-no question; its P(yes) is the result's ``check``, and the engine moves only
-        when it is high enough (``bench/routing/README.md``). Past ten options, or on a
-        backend that cannot score, the number is decoded greedily under a grammar instead.
+        when it is high enough (``bench/routing/README.md``). Numbers of two digits are scored
+        digit by digit (:func:`_number_scores`). Past a hundred options, or on a backend that
+        cannot score, the number is decoded greedily under a grammar instead.
         """
         labels = [str(number) for number in range(len(request.options))]
 
         def generate(backend: Backend, stop: threading.Event) -> Iterator[_Chosen]:
             scorer = getattr(backend, "score_next", None)
+            if scorer is not None and request.exchange is not None and len(labels) <= 100:
+                digits = [backend.tokenize(str(digit)) for digit in range(10)]
+                if all(len(d) == 1 for d in digits):
+                    yield _side_choice(backend, scorer, request, [d[0] for d in digits], self.matcher)
+                    return
             ids = [backend.tokenize(label) for label in labels]
-            if scorer is not None and all(len(i) == 1 for i in ids) and request.exchange is not None:
-                yield _side_choice(backend, scorer, request, [i[0] for i in ids], self.matcher)
-                return
             prompt = _fit(backend, request.messages, request.context_tools, "", 4)
             if scorer is not None and all(len(i) == 1 for i in ids):
                 scores = _softmax(scorer(prompt, [i[0] for i in ids]))
@@ -632,16 +635,15 @@ def _side_choice(
     backend: Backend,
     scorer: Callable[..., list[float]],
     request: StructuredRequest,
-    ids: list[int],
+    digits: list[int],
     matcher: Matcher | None,
 ) -> _Chosen:
     """The choice in the ``decide`` slot, weighed with the matcher's similarities, then the
-    check of the statement picked (if not 0)."""
+    check of the statement picked (if not 0). ``digits``: the token of each digit."""
     assert request.exchange is not None
     asked, said = request.exchange
     tokens = backend.tokenize(chatml.render(choice_prompt(request.options, asked, said)))
-    scores = _softmax(scorer(tokens, ids, slot="decide"))
-    read = len(tokens)
+    scores, read = _number_scores(backend, scorer, tokens, digits, len(request.options))
     found = matcher.similarities(said, request.options[1:]) if matcher is not None else None
     similarities = (0.0, *found) if found is not None else None
     best = pick(scores, similarities)
@@ -651,6 +653,37 @@ def _side_choice(
     question = backend.tokenize(chatml.render(check_prompt(request.options[best], asked, said)))
     yes_yes, yes_cap, _, _ = _softmax(scorer(question, answers, slot="decide"))
     return _Chosen(scores, yes_yes + yes_cap, read + len(question), best, similarities)
+
+
+def _number_scores(
+    backend: Backend, scorer: Callable[..., list[float]], prompt: list[int], digits: list[int], count: int
+) -> tuple[tuple[float, ...], int]:
+    """The probability of each answer ``0`` to ``count - 1`` after ``prompt``, and the tokens
+    read. Numbers are read digit by digit (Qwen's tokenizer splits them), so with ten options
+    or more, "1" is also the start of "10" to "19": its probability is shared out by scoring
+    the token after it (one more token evaluated; the prompt is cached), the end of the
+    answer against each second digit. Before, past ten options the number was decoded
+    greedily instead, and on an 11-way hub the model answered "1" on every turn
+    (``bench/routing``: 0 of 9 first turns of the telecom agent right)."""
+    firsts = sorted({int(str(number)[0]) for number in range(count)})
+    first = dict(
+        zip(firsts, _softmax(scorer(prompt, [digits[d] for d in firsts], slot="decide")), strict=True)
+    )
+    scores = [0.0] * count
+    read = len(prompt)
+    for digit in firsts:
+        longer = [number for number in range(10, count) if str(number)[0] == str(digit)]
+        if not longer:
+            scores[digit] = first[digit]
+            continue
+        end = backend.tokenize("<|im_end|>")[0]
+        seconds = [digits[number % 10] for number in longer]
+        then = _softmax(scorer([*prompt, digits[digit]], [end, *seconds], slot="decide"))
+        read += 1
+        scores[digit] = first[digit] * then[0]
+        for number, p in zip(longer, then[1:], strict=True):
+            scores[number] = first[digit] * p
+    return tuple(scores), read
 
 
 def pick(scores: Sequence[float], similarities: Sequence[float] | None) -> int:

@@ -145,7 +145,7 @@ export interface TraceDecisionOption {
 /** Why the conversation moved or stayed after the user's message (smart and balance modes). */
 export interface TraceDecision {
   nodeId: string;
-  decidedBy: "model" | "expression" | "filled" | "error" | "none" | string;
+  decidedBy: "model" | "expression" | "filled" | "greeting" | "error" | "none" | string;
   chosen: string | null;
   options: TraceDecisionOption[];
   /** The model's P(yes) when asked whether the option it picked is true (the embedded model). */

@@ -239,6 +239,20 @@ describe("decisions", () => {
     });
   });
 
+  it("says a first message that only greets stayed without a model call", () => {
+    const raw = decided.trace.decisions![0];
+    const greeted = {
+      ...decided,
+      trace: {
+        ...decided.trace,
+        decisions: [{ ...raw, decidedBy: "greeting", chosen: null, check: undefined, latencyMs: undefined }],
+      },
+    };
+    const d = viewTurn(greeted, nameOf).decisions[0];
+    expect(d.by).toBe("The first message only greets");
+    expect(d.options.every((o) => !o.chosen)).toBe(true);
+  });
+
   it("shows notices as warnings", () => {
     expect(viewTurn(decided, nameOf).notices).toEqual([
       {

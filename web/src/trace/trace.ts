@@ -123,6 +123,7 @@ const DECIDED_BY: Record<string, string> = {
   filled: "Every value of the step was given",
   error: "The decision failed",
   none: "No option applied",
+  greeting: "The first message only greets",
 };
 
 const STAYED_BECAUSE: Record<string, string> = {
@@ -130,6 +131,7 @@ const STAYED_BECAUSE: Record<string, string> = {
   error: "the decision failed",
   none: "no option applied",
   expression: "no transition taken",
+  greeting: "the first message only greets",
 };
 
 const NOTICE_TITLES: Record<string, string> = {
