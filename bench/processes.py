@@ -146,6 +146,11 @@ def pathweaver_env(data_dir: Path, upstream: str) -> dict[str, str]:
         "PATHWEAVER_RATE_LIMIT_PROJECT_PER_MINUTE": "0",
         "PATHWEAVER_RATE_LIMIT_SESSION_PER_MINUTE": "0",
         "PATHWEAVER_MAX_TURNS_PER_SESSION": "0",
+        # M8 goes to 10,000 nodes (the spec's size), past the default limits of a save.
+        "PATHWEAVER_MAX_PATHWAY_NODES": "20000",
+        "PATHWEAVER_MAX_PATHWAY_EDGES": "60000",
+        "PATHWEAVER_MAX_PATHWAY_BYTES": "20000000",
+        "PATHWEAVER_MAX_BODY_BYTES": "20000000",
     }
 
 

@@ -68,11 +68,11 @@ def _valid_agent_file(path: Path) -> tuple[AgentConfig, Pathway, Report]:
     """Read and validate an agent file, as the API's save does; on a problem, print every
     error and exit 1 (nothing is stored)."""
     from pathweaver.agent.files import read_agent_file
-    from pathweaver.agent.validation import ensure_valid
+    from pathweaver.agent.validation import SizeLimits, ensure_valid
 
     try:
         agent, pathway = read_agent_file(path)
-        return agent, pathway, ensure_valid(pathway, agent)
+        return agent, pathway, ensure_valid(pathway, agent, limits=SizeLimits.from_settings(_settings()))
     except PathweaverError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         for item in exc.details.get("errors", [])[1:]:

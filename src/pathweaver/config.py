@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     """Serve the deterministic scripted model (``pathweaver serve --fake``)."""
 
     max_body_bytes: int = 1_000_000
+    max_pathway_nodes: int = Field(default=2_000, ge=1)
+    """What a saved pathway may hold (``agent.validation.SizeLimits``). Raise them together
+    with ``max_body_bytes`` (a pathway is sent whole in a save and read whole)."""
+    max_pathway_edges: int = Field(default=10_000, ge=1)
+    max_pathway_edges_per_node: int = Field(default=200, ge=1)
+    max_pathway_bytes: int = Field(default=1_000_000, ge=1)
     body_read_timeout: float = Field(default=15.0, ge=0)
     """Seconds a client may pause while sending a request body before it gets 408 and the
     connection is closed (slow senders cannot hold connections open); 0: no limit."""

@@ -10,8 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from pathweaver.agent import validation
-from tests.conftest import Project
+from pathweaver.api.app import create_app
+from pathweaver.config import Settings
+from pathweaver.llm.scripted import ScriptedModel
+from pathweaver.store.store import Store
+from tests.conftest import Project, make_project, served
 
 
 def url(project: Project, path: str) -> str:
@@ -49,19 +52,24 @@ async def test_edges_out_of_one_node_are_limited(client: httpx.AsyncClient, proj
     assert one_more.status_code == 400 and "at most 200 are allowed" in one_more.json()["error"]["message"]
 
 
-async def test_nodes_and_bytes_are_limited(
-    client: httpx.AsyncClient, project: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(validation, "MAX_NODES", 10)
-    many = {"nodes": [step("start", "start"), *(step(f"n{i}") for i in range(10))], "edges": []}
-    refused = await client.put(url(project, "/pathway"), json=many, headers=project.auth)
-    assert refused.status_code == 400
-    assert refused.json()["error"]["message"].startswith("the pathway has 11 nodes; at most 10 are allowed")
-    monkeypatch.setattr(validation, "MAX_PATHWAY_BYTES", 2_000)
-    wordy = {"nodes": [step("start", "start", prompt="x" * 3_000)], "edges": []}
-    refused = await client.put(url(project, "/pathway"), json=wordy, headers=project.auth)
-    assert refused.status_code == 400
-    assert "bytes of JSON; at most 2,000 are allowed" in refused.json()["error"]["message"]
+async def test_nodes_and_bytes_are_limited(settings: Settings, store: Store, model: ScriptedModel) -> None:
+    project = await make_project(store)
+    smaller = settings.model_copy(update={"max_pathway_nodes": 10, "max_pathway_bytes": 2_000})
+    async with served(create_app(smaller, store=store, model=model)) as client:
+        many = {"nodes": [step("start", "start"), *(step(f"n{i}") for i in range(10))], "edges": []}
+        refused = await client.put(url(project, "/pathway"), json=many, headers=project.auth)
+        assert refused.status_code == 400
+        message = refused.json()["error"]["message"]
+        assert message.startswith("the pathway has 11 nodes; at most 10 are allowed")
+        assert "PATHWEAVER_MAX_PATHWAY_NODES" in message  # where the server's limit is set
+        wordy = {"nodes": [step("start", "start", prompt="x" * 3_000)], "edges": []}
+        refused = await client.put(url(project, "/pathway"), json=wordy, headers=project.auth)
+        assert refused.status_code == 400
+        assert "bytes of JSON; at most 2,000 are allowed" in refused.json()["error"]["message"]
+    wider = settings.model_copy(update={"max_pathway_edges_per_node": 300})
+    async with served(create_app(wider, store=store, model=model)) as client:
+        accepted = await client.put(url(project, "/pathway"), json=fan_out(250), headers=project.auth)
+        assert accepted.status_code == 200, accepted.text[:300]
 
 
 async def test_a_tool_the_project_does_not_have_is_a_warning(
@@ -109,9 +117,9 @@ async def test_a_save_is_checked_off_the_event_loop(
 
     checked = pathweaver.api.management.ensure_valid
 
-    def slow_check(*args: Any) -> Any:
+    def slow_check(*args: Any, **kwargs: Any) -> Any:
         time.sleep(1.5)  # a big pathway's parse and checks
-        return checked(*args)
+        return checked(*args, **kwargs)
 
     monkeypatch.setattr(pathweaver.api.management, "ensure_valid", slow_check)
     done: list[str] = []

@@ -42,8 +42,10 @@ _KINDS = ", ".join(NODE_KINDS)
 _SPEAKING_KINDS = ("start", "prompt", "end")
 # Past this many candidates, "did you mean" would cost more than it helps (and break O(n)).
 _SUGGEST_LIMIT = 500
-#: What a saved pathway may hold (``ensure_valid``): every save stores a whole new version,
-#: every turn offers a node's edges to the model, and lint and validation grow with both.
+#: What a saved pathway may hold by default (``ensure_valid``; a server sets its own with
+#: ``PATHWEAVER_MAX_PATHWAY_NODES`` and the others, :class:`SizeLimits`): every save stores a
+#: whole new version, every turn offers a node's edges to the model, and lint and validation
+#: grow with both.
 MAX_NODES = 2_000
 MAX_EDGES = 10_000
 #: Edges out of one node: the model chooses among them (and the global nodes) at every turn.
@@ -51,6 +53,26 @@ MAX_EDGES_PER_NODE = 200
 #: Bytes of the pathway's compact JSON: what one request may carry (the default
 #: ``PATHWEAVER_MAX_BODY_BYTES``), so a pathway read can always be sent back.
 MAX_PATHWAY_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """The size limits of a saved pathway (defaults above; a server's from its settings)."""
+
+    nodes: int = MAX_NODES
+    edges: int = MAX_EDGES
+    edges_per_node: int = MAX_EDGES_PER_NODE
+    bytes: int = MAX_PATHWAY_BYTES
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SizeLimits:
+        """``PATHWEAVER_MAX_PATHWAY_NODES``, ``_EDGES``, ``_EDGES_PER_NODE`` and ``_BYTES``."""
+        return cls(
+            settings.max_pathway_nodes,
+            settings.max_pathway_edges,
+            settings.max_pathway_edges_per_node,
+            settings.max_pathway_bytes,
+        )
 
 
 @dataclass(frozen=True)
@@ -453,14 +475,16 @@ def _check_expression(
     return [], warnings
 
 
-def ensure_valid(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | None = None) -> Report:
+def ensure_valid(
+    pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | None = None, limits: SizeLimits | None = None
+) -> Report:
     """Validate, with the size limits of a saved pathway (:func:`size_issues`); raise
     ``PathwayError`` when there are errors, else return the report.
 
     The error's message is the first error's; its ``details`` are ``Report.to_json()``
     (``{"errors": [...], "warnings": [...]}``).
     """
-    too_big = size_issues(pathway)
+    too_big = size_issues(pathway, limits or SizeLimits())
     if too_big:
         raise PathwayError(summary(too_big), details=Report(errors=too_big).to_json(), code="invalid_pathway")
     report = validate_pathway(pathway, agent, tool_ids)
@@ -469,31 +493,36 @@ def ensure_valid(pathway: Pathway, agent: AgentConfig, tool_ids: set[str] | None
     return report
 
 
-def size_issues(pathway: Pathway) -> list[Issue]:
-    """The limits a saved pathway passes: :data:`MAX_NODES`, :data:`MAX_EDGES`,
-    :data:`MAX_EDGES_PER_NODE` and :data:`MAX_PATHWAY_BYTES` (checked first and cheaply:
-    a pathway past them is not validated further)."""
+def size_issues(pathway: Pathway, limits: SizeLimits | None = None) -> list[Issue]:
+    """The limits a saved pathway passes (:class:`SizeLimits`), checked first and cheaply:
+    a pathway past them is not validated further."""
+    limits = limits or SizeLimits()
+    max_nodes, max_edges, per_node, max_bytes = (
+        limits.nodes,
+        limits.edges,
+        limits.edges_per_node,
+        limits.bytes,
+    )
     issues: list[Issue] = []
-    if len(pathway.nodes) > MAX_NODES:
-        message = f"the pathway has {len(pathway.nodes):,} nodes; at most {MAX_NODES:,} are allowed: "
+    if len(pathway.nodes) > max_nodes:
+        message = f"the pathway has {len(pathway.nodes):,} nodes; at most {max_nodes:,} are allowed: "
         message += "split it into several agents, or merge steps that say the same thing"
+        message += " (the server's limit: PATHWEAVER_MAX_PATHWAY_NODES)"
         issues.append(Issue("too_many_nodes", message, field="nodes"))
-    if len(pathway.edges) > MAX_EDGES:
-        message = f"the pathway has {len(pathway.edges):,} edges; at most {MAX_EDGES:,} are allowed: "
-        message += "split it into several agents"
+    if len(pathway.edges) > max_edges:
+        message = f"the pathway has {len(pathway.edges):,} edges; at most {max_edges:,} are allowed: "
+        message += "split it into several agents (the server's limit: PATHWEAVER_MAX_PATHWAY_EDGES)"
         issues.append(Issue("too_many_edges", message, field="edges"))
     for source, edges in pathway.outgoing.items():
-        if len(edges) > MAX_EDGES_PER_NODE:
-            message = (
-                f'node "{source}" has {len(edges):,} edges out; at most {MAX_EDGES_PER_NODE} are allowed '
-            )
+        if len(edges) > per_node:
+            message = f'node "{source}" has {len(edges):,} edges out; at most {per_node} are allowed '
             message += "(the model chooses among them at every turn there): group the choices behind "
             message += "intermediate nodes"
             issues.append(Issue("too_many_edges_from_node", message, node_id=source))
     if not issues:
         size = len(json.dumps(pathway.to_json(), ensure_ascii=False, separators=(",", ":")).encode())
-        if size > MAX_PATHWAY_BYTES:
-            message = f"the pathway is {size:,} bytes of JSON; at most {MAX_PATHWAY_BYTES:,} are allowed: "
+        if size > max_bytes:
+            message = f"the pathway is {size:,} bytes of JSON; at most {max_bytes:,} are allowed: "
             message += "shorten the prompts, or split it into several agents"
             issues.append(Issue("pathway_too_large", message))
     return issues

@@ -26,6 +26,7 @@ from pathweaver.agent.pathway import Edge, Node, Pathway
 from pathweaver.agent.validation import (
     Issue,
     Report,
+    SizeLimits,
     ensure_valid,
     parse_pathway,
     unknown_knowledge_bases,
@@ -413,7 +414,7 @@ async def _change(
             raise PathwayError(
                 refused[0].message, details={"errors": [i.to_json() for i in refused]}, code="invalid_pathway"
             )
-        report = ensure_valid(new, agent)
+        report = ensure_valid(new, agent, limits=SizeLimits.from_settings(request.app.state.settings))
         report.warnings.extend(model_warnings(request, new, None))
         report.warnings.extend(unknown_tools(new, tool_ids))
         report.warnings.extend(unknown_knowledge_bases(new, kb_ids))
