@@ -815,8 +815,9 @@ async def _offer(turn: TurnInput, node: Node, cache: dict[str, Offer]) -> Offer 
         return None
     key = "*" if turn.agent.mode == "turbo" else node.id
     if key not in cache:
-        nodes = turn.pathway.nodes if key == "*" else [node]
-        names = list(dict.fromkeys(name for n in nodes for name in n.data.tools))
+        # Every node's tools: the pathway's list, made once per pathway (a walk over 10,000
+        # nodes on every turn doubled M8's CPU per turn).
+        names = turn.pathway.tool_names if key == "*" else list(dict.fromkeys(node.data.tools))
         configs = [turn.tool_configs[name] for name in names if name in turn.tool_configs]
         offer = await turn.tools.offer(configs, builtins=[name for name in names if is_builtin(name)])
         missing = tuple(
