@@ -38,6 +38,7 @@ from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.openapi import answers
 from pathweaver.api.wire import DeletedEnvelope, addressable, iso
 from pathweaver.errors import Conflict, NotFound, PathwayError, UserError
+from pathweaver.offload import heavy
 from pathweaver.store.projects import PathwayVersion, StoredAgent
 from pathweaver.store.store import Store
 from pathweaver.testing.publish import agent_fingerprint, ensure_suite_passed
@@ -305,7 +306,7 @@ async def update_agent(request: Request, projectId: str, caller: CallerDep, body
 
     async def change(stored: dict[str, Any], previous: AgentConfig, pathway: Pathway) -> AgentConfig:
         config = parse_agent(fields, base=stored)
-        undeclared[:] = await asyncio.to_thread(unknown_variable_keys, pathway, config)  # grows with it
+        undeclared[:] = await heavy(unknown_variable_keys, pathway, config)  # grows with it
         if config.required_suite_id and _publishing_needs_suite(config, previous):
             await ensure_suite_passed(store, projectId, config.required_suite_id, config)
         return config
@@ -461,7 +462,7 @@ async def replace_pathway(request: Request, projectId: str, caller: CallerDep, b
     based_on = _based_on(body.get("version"))
     document = {k: v for k, v in body.items() if k not in ("version", "updatedAt", "warnings")}
     # Off the event loop: a pathway near the body cap (2,000 nodes) takes 130 ms to parse.
-    pathway = await asyncio.to_thread(parse_pathway, document)
+    pathway = await heavy(parse_pathway, document)
     saved, _, report = await _change(
         request, projectId, caller, "replaced", lambda _old: (pathway, None), based_on
     )
@@ -661,7 +662,7 @@ async def rollback(request: Request, projectId: str, body: RollbackIn, caller: C
     if target is None:
         newest = versions[0].version if versions else 0
         raise UserError(f"targetVersion {body.targetVersion} does not exist; versions are 1 to {newest}")
-    restored = await asyncio.to_thread(Pathway.model_validate, target.document)
+    restored = await heavy(Pathway.model_validate, target.document)
     saved, _, report = await _change(
         request, projectId, caller, f"rollback to version {body.targetVersion}", lambda _old: (restored, None)
     )

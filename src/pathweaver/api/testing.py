@@ -40,6 +40,7 @@ from pathweaver.api.openapi import answers
 from pathweaver.api.wire import DeletedEnvelope, iso
 from pathweaver.conversations import Conversations
 from pathweaver.errors import PathweaverError, UserError
+from pathweaver.offload import heavy
 from pathweaver.store.store import Store
 from pathweaver.store.testing import StoredCase, StoredRun, StoredSuite, TestingStore
 from pathweaver.testing.cases import parse_case
@@ -462,7 +463,7 @@ async def lint_current_pathway(request: Request, projectId: str, caller: CallerD
     def lint() -> dict[str, Any]:
         return findings_json(lint_pathway(Pathway.model_validate(stored.document), agent, tool_ids))
 
-    return {"data": {"version": stored.version, **await anyio.to_thread.run_sync(lint)}}
+    return {"data": {"version": stored.version, **await heavy(lint)}}
 
 
 def testing_router() -> APIRouter:

@@ -12,7 +12,6 @@ saved (400), not only when it is called.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Annotated, Any, Literal
 
@@ -26,6 +25,7 @@ from pathweaver.api.auth import Caller, project_caller
 from pathweaver.api.openapi import answers
 from pathweaver.api.wire import DeletedOut, iso
 from pathweaver.errors import OutboundRefused, UserError
+from pathweaver.offload import heavy
 from pathweaver.store.tools import StoredTool, ToolStore
 from pathweaver.tools.config import McpTool, RestfulTool, parse_tool, type_catalogue
 from pathweaver.tools.outbound import OutboundPolicy, check_url, policy_from_settings
@@ -227,7 +227,7 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
         default_name = f"{re.sub(r'[^A-Za-z0-9_-]', '_', kind)[:40]}_{tool_id[-6:]}"
         # Checking a big inputSchema takes a while (input_schema.check): not on the event loop.
         fields = {k: v for k, v in raw.items() if k in _EDITABLE}
-        tool = await asyncio.to_thread(
+        tool = await heavy(
             parse_tool, {"name": default_name, "metadata": {}, **fields, "type": kind, "id": tool_id}
         )
         _check_destination(tool, policy_for(request))
@@ -247,7 +247,7 @@ def tools_router(policy: OutboundPolicy | None = None) -> APIRouter:
         _refuse_unknown(raw)
         merged = {**current.to_json(), **{k: v for k, v in raw.items() if k in _EDITABLE}}
         merged["id"] = current.id
-        tool = await asyncio.to_thread(parse_tool, merged)
+        tool = await heavy(parse_tool, merged)
         _check_destination(tool, policy_for(request))
         return {"data": tool_json(await store.replace_tool(projectId, tool))}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +16,7 @@ from pathweaver import keys
 from pathweaver.agent.config import AgentConfig, load_stored, read_stored
 from pathweaver.agent.pathway import SCHEMA_VERSION, Pathway
 from pathweaver.errors import Conflict, NotFound
+from pathweaver.offload import heavy
 from pathweaver.store.database import AnyEngine, read_transaction, write_transaction
 from pathweaver.store.schema import (
     agents,
@@ -378,7 +378,7 @@ class ProjectStore:
             row = (await conn.execute(select(agents).where(agents.c.project_id == project_id))).one()
             previous, _ = load_stored(row.config, f"project {project_id} agent")
             # Parsing grows with the pathway: a worker thread, not the loop.
-            pathway = await asyncio.to_thread(Pathway.model_validate, current.document)
+            pathway = await heavy(Pathway.model_validate, current.document)
             config = await change(dict(row.config), previous, pathway)
             await conn.execute(
                 update(agents)
@@ -468,7 +468,7 @@ class ProjectStore:
             ).one()
             agent, _ = load_stored(agent_row.config, f"project {project_id} agent")
             # Parsing, checking and dumping grow with the pathway: a worker thread, not the loop.
-            result, document, unchanged = await asyncio.to_thread(_apply, change, current.document, agent)
+            result, document, unchanged = await heavy(_apply, change, current.document, agent)
             if unchanged:
                 return current, result
             latest = (
