@@ -19,7 +19,9 @@ async def test_interactive_conversation_reports_node_and_variables(client, proje
     ]
     assert sent["reply"] == "You said: hi"
     assert sent["currentNodeId"] == "start" and sent["toolEvents"] == []
-    assert sent["trace"]["modelCalls"][0]["purpose"] == "decide"
+    # A first message that only greets stays without a routing call; the trace says so.
+    assert [call["purpose"] for call in sent["trace"]["modelCalls"]] == ["reply"]
+    assert sent["trace"]["decisions"][0]["decidedBy"] == "greeting"
 
     bye = "I have nothing more to ask, end the conversation"
     ended = (await client.post(f"{base}/{sid}/messages", json={"message": bye}, headers=project.auth)).json()[

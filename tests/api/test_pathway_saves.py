@@ -143,4 +143,6 @@ async def test_a_save_is_checked_off_the_event_loop(
 
     began = time.perf_counter()
     await asyncio.gather(save(), other())
-    assert done == ["other", "save"] and waited[0] < 1.0, waited  # not held up by the 1.5 s
+    # Held up by the 1.5 s it would have waited past 1.5 s; 0.2 s on a quiet machine, and
+    # once 1.03 s when the whole suite ran on two busy cores.
+    assert done == ["other", "save"] and waited[0] < 1.4, waited

@@ -101,7 +101,8 @@ async def test_get_session_has_both_state_shapes(client, project: Project) -> No
     assert body["currentNodeId"] == "start"
     assert body["messageCount"] == 2
     assert [e["type"] for e in body["events"]] == ["session.started", "message.received", "message.sent"]
-    assert body["turns"][0]["trace"]["modelCalls"][0]["purpose"] == "decide"
+    assert body["turns"][0]["trace"]["decisions"][0]["decidedBy"] == "greeting"  # "hello" only greets
+    assert [call["purpose"] for call in body["turns"][0]["trace"]["modelCalls"]] == ["reply"]
 
 
 def _as_pathors_client_reads(answer: dict) -> dict:

@@ -40,8 +40,8 @@ agent: agent.yaml
 cases:
   - name: answered by the node's model
     turns:
-      - user: Hello there
-        expect: {node: start, replyContains: ["You said: Hello there"]}
+      - user: What are your hours?
+        expect: {node: start, replyContains: ["You said: What are your hours?"]}
 """
 
 
