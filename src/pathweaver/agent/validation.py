@@ -484,7 +484,7 @@ def ensure_valid(
     The error's message is the first error's; its ``details`` are ``Report.to_json()``
     (``{"errors": [...], "warnings": [...]}``).
     """
-    too_big = size_issues(pathway, limits or SizeLimits())
+    too_big = size_issues(pathway, limits)
     if too_big:
         raise PathwayError(summary(too_big), details=Report(errors=too_big).to_json(), code="invalid_pathway")
     report = validate_pathway(pathway, agent, tool_ids)
@@ -497,32 +497,28 @@ def size_issues(pathway: Pathway, limits: SizeLimits | None = None) -> list[Issu
     """The limits a saved pathway passes (:class:`SizeLimits`), checked first and cheaply:
     a pathway past them is not validated further."""
     limits = limits or SizeLimits()
-    max_nodes, max_edges, per_node, max_bytes = (
-        limits.nodes,
-        limits.edges,
-        limits.edges_per_node,
-        limits.bytes,
-    )
     issues: list[Issue] = []
-    if len(pathway.nodes) > max_nodes:
-        message = f"the pathway has {len(pathway.nodes):,} nodes; at most {max_nodes:,} are allowed: "
+    if len(pathway.nodes) > limits.nodes:
+        message = f"the pathway has {len(pathway.nodes):,} nodes; at most {limits.nodes:,} are allowed: "
         message += "split it into several agents, or merge steps that say the same thing"
         message += " (the server's limit: PATHWEAVER_MAX_PATHWAY_NODES)"
         issues.append(Issue("too_many_nodes", message, field="nodes"))
-    if len(pathway.edges) > max_edges:
-        message = f"the pathway has {len(pathway.edges):,} edges; at most {max_edges:,} are allowed: "
+    if len(pathway.edges) > limits.edges:
+        message = f"the pathway has {len(pathway.edges):,} edges; at most {limits.edges:,} are allowed: "
         message += "split it into several agents (the server's limit: PATHWEAVER_MAX_PATHWAY_EDGES)"
         issues.append(Issue("too_many_edges", message, field="edges"))
     for source, edges in pathway.outgoing.items():
-        if len(edges) > per_node:
-            message = f'node "{source}" has {len(edges):,} edges out; at most {per_node} are allowed '
+        if len(edges) > limits.edges_per_node:
+            message = (
+                f'node "{source}" has {len(edges):,} edges out; at most {limits.edges_per_node} are allowed '
+            )
             message += "(the model chooses among them at every turn there): group the choices behind "
             message += "intermediate nodes"
             issues.append(Issue("too_many_edges_from_node", message, node_id=source))
     if not issues:
         size = len(json.dumps(pathway.to_json(), ensure_ascii=False, separators=(",", ":")).encode())
-        if size > max_bytes:
-            message = f"the pathway is {size:,} bytes of JSON; at most {max_bytes:,} are allowed: "
+        if size > limits.bytes:
+            message = f"the pathway is {size:,} bytes of JSON; at most {limits.bytes:,} are allowed: "
             message += "shorten the prompts, or split it into several agents"
             issues.append(Issue("pathway_too_large", message))
     return issues
